@@ -1,0 +1,170 @@
+// Package models owns what claude-bedrock knows about Claude models on Amazon
+// Bedrock: the aliases Claude Code accepts, the inference-profile IDs, each
+// model's output-token ceiling, its quota burndown and its retirement, and which
+// geography prefix fits which region.
+//
+// The figures were measured with Claude Code 2.1.328 (see the project README);
+// re-measure them when the pinned Claude Code changes.
+package models
+
+import (
+	"regexp"
+	"strings"
+)
+
+// MaxOutputCeiling is the largest output-token cap any Claude model on Bedrock
+// accepts. A cap above it is a mistake, not a preference.
+const MaxOutputCeiling = 128000
+
+// MinThrottleReservation is the smallest max_tokens Bedrock's throttling logic
+// counts for a request, whatever the request asks for (Claude Code's Bedrock
+// documentation until 2026-02). A cap below it buys no quota.
+const MinThrottleReservation = 4096
+
+// Model is one Claude model family member as Claude Code 2.1.328 knows it on Bedrock.
+type Model struct {
+	Name          string // human name, e.g. "Claude Sonnet 4.5"
+	ID            string // Bedrock model ID without geography prefix
+	DefaultOutput int    // max_tokens Claude Code sends when no cap is set; 0 where not measured
+	MaxOutput     int    // the model's output ceiling; higher caps are clamped silently
+	Burndown      int    // how many quota tokens one output token costs
+	Retired       string // date the model was retired on Bedrock, or ""
+}
+
+// Burndown factors, from the AWS Bedrock user guide, "quotas-token-burndown":
+// Claude 4-family (and later) output tokens count 5x against tokens-per-minute
+// quotas; other models count 1:1.
+const (
+	burndownClaude4 = 5
+	burndownOther   = 1
+)
+
+// Known lists the models Claude Code 2.1.328 knows on Bedrock, oldest first.
+var Known = []Model{
+	{"Claude Sonnet 3.7", "anthropic.claude-3-7-sonnet-20250219-v1:0", 0, 64000, burndownClaude4, "2026-04-28"},
+	{"Claude Opus 4", "anthropic.claude-opus-4-20250514-v1:0", 0, 32000, burndownClaude4, "2026-05-31"},
+	{"Claude Sonnet 4", "anthropic.claude-sonnet-4-20250514-v1:0", 0, 64000, burndownClaude4, "2026-10-14"},
+	{"Claude Opus 4.1", "anthropic.claude-opus-4-1-20250805-v1:0", 32000, 32000, burndownClaude4, ""},
+	{"Claude Haiku 4.5", "anthropic.claude-haiku-4-5-20251001-v1:0", 32000, 64000, burndownClaude4, ""},
+	{"Claude Sonnet 4.5", "anthropic.claude-sonnet-4-5-20250929-v1:0", 32000, 64000, burndownClaude4, ""},
+	{"Claude Opus 4.5", "anthropic.claude-opus-4-5-20251101-v1:0", 32000, 64000, burndownClaude4, ""},
+	{"Claude Sonnet 4.6", "anthropic.claude-sonnet-4-6", 32000, 128000, burndownClaude4, ""},
+	{"Claude Opus 4.6", "anthropic.claude-opus-4-6-v1", 64000, 128000, burndownClaude4, ""},
+	{"Claude Opus 4.7", "anthropic.claude-opus-4-7", 64000, 128000, burndownClaude4, ""},
+	{"Claude Opus 4.8", "anthropic.claude-opus-4-8", 64000, 128000, burndownClaude4, ""},
+	{"Claude Opus 5", "anthropic.claude-opus-5", 64000, 128000, burndownClaude4, ""},
+	{"Claude Sonnet 5", "anthropic.claude-sonnet-5", 64000, 128000, burndownClaude4, ""},
+	{"Claude Haiku 5.5", "anthropic.claude-haiku-5-5", 128000, 128000, burndownClaude4, ""},
+	{"Claude Sonnet 5.5", "anthropic.claude-sonnet-5-5", 128000, 128000, burndownClaude4, ""},
+	{"Claude Opus 5.5", "anthropic.claude-opus-5-5", 128000, 128000, burndownClaude4, ""},
+}
+
+// Aliases maps the model aliases Claude Code accepts on Bedrock to the model
+// each one resolved to in Claude Code 2.1.328.
+var Aliases = map[string]string{
+	"haiku":  "anthropic.claude-haiku-4-5-20251001-v1:0",
+	"sonnet": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+	"opus":   "anthropic.claude-opus-5-5",
+}
+
+// DefaultModelID is the model Claude Code uses on Bedrock when none is set.
+const DefaultModelID = "anthropic.claude-opus-5-5"
+
+// IsAlias reports whether s is one of Claude Code's model aliases.
+func IsAlias(s string) bool {
+	_, ok := Aliases[s]
+	return ok
+}
+
+// Lookup finds the model that an alias, a Bedrock model ID or an
+// inference-profile ID (with or without geography prefix, or as an ARN) names.
+func Lookup(s string) (Model, bool) {
+	if id, ok := Aliases[s]; ok {
+		s = id
+	}
+	if i := strings.LastIndex(s, "/"); i >= 0 { // an ARN: ...:inference-profile/us.anthropic...
+		s = s[i+1:]
+	}
+	_, base := SplitPrefix(s)
+	for _, m := range Known {
+		if m.ID == base {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// Geography prefixes of cross-region inference profiles, and the regions each
+// one can be called from. "global." fits every region.
+var geographies = []struct {
+	prefix  string
+	regions *regexp.Regexp
+}{
+	{"us-gov", regexp.MustCompile(`^us-gov-`)},
+	{"us", regexp.MustCompile(`^(us|ca)-[a-z]+-\d+$`)},
+	{"eu", regexp.MustCompile(`^eu-`)},
+	{"apac", regexp.MustCompile(`^ap-`)},
+	{"jp", regexp.MustCompile(`^ap-northeast-(1|3)$`)},
+	{"au", regexp.MustCompile(`^ap-southeast-(2|4)$`)},
+	{"global", regexp.MustCompile(`.`)},
+}
+
+// SplitPrefix splits an inference-profile ID into its geography prefix and the
+// model ID: "us.anthropic.claude-sonnet-4-6" -> "us", "anthropic.claude-sonnet-4-6".
+// An ID without a known prefix returns "" and the ID unchanged.
+func SplitPrefix(id string) (prefix, model string) {
+	p, rest, ok := strings.Cut(id, ".")
+	if !ok {
+		return "", id
+	}
+	for _, g := range geographies {
+		if g.prefix == p {
+			return p, rest
+		}
+	}
+	return "", id
+}
+
+// PrefixFits reports whether an inference profile with geography prefix can be
+// called from region. An empty prefix (an on-demand model ID) fits everywhere.
+func PrefixFits(prefix, region string) bool {
+	if prefix == "" {
+		return true
+	}
+	for _, g := range geographies {
+		if g.prefix == prefix {
+			return g.regions.MatchString(region)
+		}
+	}
+	return false
+}
+
+// PrefixFor returns the geography prefix Claude Code adds to an alias in region,
+// as measured: us-west-2 -> "us", eu-central-1 -> "eu", ap-northeast-1 -> "apac".
+func PrefixFor(region string) string {
+	switch {
+	case strings.HasPrefix(region, "us-gov-"):
+		return "us-gov"
+	case strings.HasPrefix(region, "eu-"):
+		return "eu"
+	case strings.HasPrefix(region, "ap-"):
+		return "apac"
+	default:
+		return "us"
+	}
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$`)
+
+// ValidRegion reports whether s has the shape of an AWS region name, e.g. us-west-2.
+func ValidRegion(s string) bool { return regionRE.MatchString(s) }
+
+// Resolve returns the inference-profile ID that Claude Code sends for model
+// (an alias or an ID) in region: aliases gain the region's geography prefix,
+// IDs go out unchanged.
+func Resolve(model, region string) string {
+	if id, ok := Aliases[model]; ok {
+		return PrefixFor(region) + "." + id
+	}
+	return model
+}
