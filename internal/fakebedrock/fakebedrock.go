@@ -481,7 +481,7 @@ func (s *Server) answer(w http.ResponseWriter, rec Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(ea.status)
 		msg, _ := json.Marshal(map[string]string{"message": ea.message}) // a map of strings always marshals
-		_, _ = w.Write(msg)                                                 // the client may be gone; nothing to do
+		_, _ = w.Write(msg)                                              // the client may be gone; nothing to do
 		return
 	}
 
