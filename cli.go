@@ -1,0 +1,202 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/claude-bedrock/claude-bedrock/launcher"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; without
+// it the module version from the build info is used.
+var version = ""
+
+// usageError is a mistake on the command line or in a config file: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// app is one invocation of claude-bedrock.
+type app struct {
+	stdin          *os.File
+	stdout, stderr *os.File
+	env            map[string]string
+	environ        []string
+	cwd            string
+	log            *log.Logger
+}
+
+// run is the whole program; it returns the exit code so that deferred
+// terminal restores run before the process exits.
+func run(args []string, stdin, stdout, stderr *os.File) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	a.env = envMap(a.environ)
+	a.log = log.New(io.Discard, "claude-bedrock: ", 0)
+	if a.env["CLAUDE_BEDROCK_DEBUG"] != "" {
+		a.log.SetOutput(stderr)
+	}
+	var err error
+	if a.cwd, err = os.Getwd(); err != nil {
+		return a.fail(fmt.Errorf("finding the working directory: %w", err))
+	}
+	code, err := a.dispatch(args)
+	if err != nil {
+		return a.fail(err)
+	}
+	return code
+}
+
+// fail prints err once, as "claude-bedrock: ...", and picks the exit code.
+func (a *app) fail(err error) int {
+	fmt.Fprintf(a.stderr, "claude-bedrock: %v\n", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return launcher.ExitUsage
+	default:
+		return launcher.ExitCodeFor(err)
+	}
+}
+
+func (a *app) dispatch(args []string) (int, error) {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "+") {
+		return a.launch("", args)
+	}
+	word, rest := args[0][1:], args[1:]
+	switch word {
+	case "help":
+		fmt.Fprint(a.stdout, helpText)
+		return 0, nil
+	case "version":
+		fmt.Fprintf(a.stdout, "claude-bedrock %s\n", buildVersion())
+		return 0, nil
+	case "profiles":
+		return a.cmdProfiles(rest)
+	case "use":
+		return a.cmdUse(rest)
+	case "env":
+		return a.cmdEnv(rest)
+	case "allow", "deny":
+		return a.cmdTrust(word, rest)
+	}
+	s, err := a.setup()
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := s.Config.Profiles[word]; !ok {
+		return 0, usagef("%s is neither a profile nor a command; profiles: %s; commands: +%s (put -- first to pass a + word to claude)",
+			args[0], strings.Join(s.Config.Names(), ", "), strings.Join(profiles.Commands, ", +"))
+	}
+	return a.launch(word, rest)
+}
+
+// setup loads the config and the project file, turning their errors into
+// usage errors.
+func (a *app) setup() (*profiles.Setup, error) {
+	s, err := profiles.Load(a.env, a.cwd)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return s, nil
+}
+
+// resolve picks the profile, printing any notices once.
+func (a *app) resolve(s *profiles.Setup, name string) (*profiles.Resolution, error) {
+	r, err := s.Resolve(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, n := range r.Notices {
+		fmt.Fprintf(a.stderr, "claude-bedrock: %s\n", n)
+	}
+	a.log.Printf("profile %s (%s)", r.Profile.Name, r.ChosenBy)
+	for _, k := range []string{"model", "region", "max_output_tokens"} {
+		a.log.Printf("%s %s from %s", k, r.Profile.Value(k), r.Sources[k])
+	}
+	return r, nil
+}
+
+// launch runs claude with the profile name ("" = by precedence) and the
+// user's arguments, passed on unchanged and in order.
+func (a *app) launch(name string, args []string) (int, error) {
+	s, err := a.setup()
+	if err != nil {
+		return 0, err
+	}
+	r, err := a.resolve(s, name)
+	if err != nil {
+		return 0, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		self = "" // without it only the loop check is lost
+	}
+	path, err := launcher.FindClaude(a.env, s.Config.ClaudePath, self)
+	if err != nil {
+		return 0, err
+	}
+	claudeArgs, err := withSettings(r.Profile, args)
+	if err != nil {
+		return 0, usageError{err}
+	}
+	a.log.Printf("running %s", path)
+	return launcher.Run(launcher.Command{
+		Path: path,
+		Args: claudeArgs,
+		Env:  r.Profile.Environ(a.environ),
+	}, launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log})
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+const helpText = `claude-bedrock: Claude Code on Amazon Bedrock, with a deliberate model, region and output cap.
+
+Usage:
+  claude-bedrock [+PROFILE] [claude arguments...]
+  claude-bedrock +COMMAND [arguments]
+
+Everything that is not a +word goes to claude unchanged: claude-bedrock -p "hi",
+claude-bedrock --resume, claude-bedrock mcp list. Put -- first to pass a + word to claude.
+
+Commands:
+  +profiles      list the profiles; mark the one that applies here and say why
+  +use NAME      make NAME the default profile in your config
+  +env [NAME]    print the export lines a profile sets, for other tools
+  +allow         trust the .claude-bedrock.toml that applies here (again after each edit)
+  +deny          distrust it
+  +help          this text
+  +version       the launcher's version
+
+Profile precedence: +NAME > CLAUDE_BEDROCK_PROFILE > trusted .claude-bedrock.toml >
+default in the config > built-in "code". CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS overrides the cap
+for one run.
+
+Config: $XDG_CONFIG_HOME/claude-bedrock/config.toml (CLAUDE_BEDROCK_CONFIG overrides the path).
+`

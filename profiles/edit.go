@@ -1,0 +1,109 @@
+package profiles
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// SetDefault makes name the default profile in the config file at path,
+// keeping everything else in the file as it was. The write is atomic.
+func SetDefault(path, name string, env map[string]string) error {
+	c, err := LoadConfig(path, env)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.Profiles[name]; !ok {
+		return fmt.Errorf("no profile %q; %s", name, c.knownList())
+	}
+	return editConfig(path, env, nil, "default", strconv.Quote(name), func(c *Config) bool { return c.Default == name })
+}
+
+// SetCap sets max_output_tokens of the named profile in the config file at
+// path, keeping everything else. A built-in profile is first written out in
+// full, so that it keeps its other values.
+func SetCap(path, name string, cap int, env map[string]string) error {
+	c, err := LoadConfig(path, env)
+	if err != nil {
+		return err
+	}
+	p, ok := c.Profiles[name]
+	if !ok {
+		return fmt.Errorf("no profile %q; %s", name, c.knownList())
+	}
+	if err := checkCap(int64(cap)); err != nil {
+		return fmt.Errorf("max_output_tokens: %w", err)
+	}
+	table := []string{"profiles", name}
+	if !c.UserDefined[name] {
+		// A new [profiles.NAME] replaces the built-in whole: write all of it.
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n[profiles.%s]\nmodel = %q\nregion = %q\nmax_output_tokens = %d\n", name, p.Model, p.Region, cap)
+		return writeChecked(path, env, appendText(readOrEmpty(path), b.String()), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
+	}
+	return editConfig(path, env, table, "max_output_tokens", strconv.Itoa(cap), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
+}
+
+func readOrEmpty(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil // a missing file is edited as empty; LoadConfig reported other errors already
+	}
+	return b
+}
+
+func appendText(data []byte, s string) []byte {
+	if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
+		data = append(data, '\n')
+	}
+	return append(data, s...)
+}
+
+// editConfig sets key = value in table (nil: top level) of the TOML file,
+// editing the text so that comments and layout stay, then checks the result
+// reads back as wanted before it replaces the file.
+func editConfig(path string, env map[string]string, table []string, key, value string, ok func(*Config) bool) error {
+	data := readOrEmpty(path)
+	lines := strings.SplitAfter(string(data), "\n")
+	pos := keyLines(data)
+	full := strings.Join(append(append([]string{}, table...), key), ".")
+	newLine := key + " = " + value + "\n"
+	switch {
+	case pos[full] > 0:
+		i := pos[full] - 1
+		indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+		lines[i] = indent + newLine
+	case table == nil:
+		lines = append([]string{newLine}, lines...)
+	case pos[strings.Join(table, ".")] > 0:
+		i := pos[strings.Join(table, ".")] // insert right after the header line
+		lines = append(lines[:i], append([]string{newLine}, lines[i:]...)...)
+	default:
+		return writeChecked(path, env, appendText(data, fmt.Sprintf("\n[%s]\n%s", strings.Join(table, "."), newLine)), ok)
+	}
+	return writeChecked(path, env, []byte(strings.Join(lines, "")), ok)
+}
+
+// writeChecked writes data to path atomically if it parses as a valid config
+// on which ok holds; otherwise it leaves the file alone and says so.
+func writeChecked(path string, env map[string]string, data []byte, ok func(*Config) bool) error {
+	tmp, err := os.CreateTemp("", "claude-bedrock-config-*.toml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // best effort: a stray temp file harms nothing
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return werr
+	}
+	c, err := LoadConfig(tmp.Name(), env)
+	if err != nil || !ok(c) {
+		return fmt.Errorf("could not edit %s automatically (its layout is unusual): make the change by hand", path)
+	}
+	return writeFileAtomic(path, data, 0o644)
+}

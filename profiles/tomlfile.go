@@ -1,0 +1,102 @@
+package profiles
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// tomlProfile is a profile as written in TOML: the keys a [profiles.NAME]
+// table and a project file may set. Pointers tell "not set" from zero.
+type tomlProfile struct {
+	Description     *string `toml:"description"`
+	Model           *string `toml:"model"`
+	Region          *string `toml:"region"`
+	MaxOutputTokens *int64  `toml:"max_output_tokens"`
+	MinOutputTokens *int64  `toml:"min_output_tokens"`
+	SmallFastModel  *string `toml:"small_fast_model"`
+	AWSProfile      *string `toml:"aws_profile"`
+}
+
+// tomlDoc is a decoded TOML file with what is needed to name lines in errors.
+type tomlDoc struct {
+	path  string
+	lines map[string]int // dotted key -> line where it is set
+}
+
+// decodeStrict decodes data into v, refusing unknown keys, and returns
+// errors that name the file, the line and the key.
+func decodeStrict(path string, data []byte, v any) (*tomlDoc, error) {
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) && len(strict.Errors) > 0 {
+			e := strict.Errors[0]
+			row, _ := e.Position()
+			return nil, fmt.Errorf("%s:%d: unknown key %q: check its spelling (known keys: %s)", path, row, strings.Join(e.Key(), "."), knownKeys(e.Key()))
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, _ := de.Position()
+			msg := strings.TrimPrefix(de.Error(), "toml: ")
+			if k := de.Key(); len(k) > 0 {
+				return nil, fmt.Errorf("%s:%d: %s: %s", path, row, strings.Join(k, "."), msg)
+			}
+			return nil, fmt.Errorf("%s:%d: %s", path, row, msg)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &tomlDoc{path: path, lines: keyLines(data)}, nil
+}
+
+// knownKeys lists the keys allowed where the unknown key stands.
+func knownKeys(key []string) string {
+	if len(key) >= 2 && key[0] == "profiles" {
+		return strings.Join(profileKeys, ", ")
+	}
+	return "see the README"
+}
+
+var profileKeys = []string{"model", "region", "max_output_tokens", "min_output_tokens", "small_fast_model", "aws_profile", "description"}
+
+// at returns "file:line" for a dotted key, or just the file.
+func (d *tomlDoc) at(key ...string) string {
+	if n, ok := d.lines[strings.Join(key, ".")]; ok {
+		return fmt.Sprintf("%s:%d", d.path, n)
+	}
+	return d.path
+}
+
+// keyLines maps each dotted key set in a TOML document to the line that sets
+// it, so that a bad value can be named by line as well as by key.
+func keyLines(data []byte) map[string]int {
+	lines := map[string]int{}
+	var p unstable.Parser
+	p.Reset(data)
+	var table []string
+	for p.NextExpression() {
+		e := p.Expression()
+		var key []string
+		line := 0
+		for it := e.Key(); it.Next(); {
+			n := it.Node()
+			if line == 0 {
+				line = p.Shape(n.Raw).Start.Line
+			}
+			key = append(key, string(n.Data))
+		}
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = key
+			lines[strings.Join(key, ".")] = line
+		case unstable.KeyValue:
+			full := append(append([]string{}, table...), key...)
+			lines[strings.Join(full, ".")] = line
+		}
+	}
+	return lines // a parse error was already reported by the decoder
+}
