@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -42,7 +43,7 @@ func decodeStrict(path string, data []byte, v any) (*tomlDoc, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, _ := de.Position()
-			msg := strings.TrimPrefix(de.Error(), "toml: ")
+			msg := plainTypeError(strings.TrimPrefix(de.Error(), "toml: "))
 			if k := de.Key(); len(k) > 0 {
 				return nil, fmt.Errorf("%s:%d: %s: %s", path, row, strings.Join(k, "."), msg)
 			}
@@ -99,4 +100,20 @@ func keyLines(data []byte) map[string]int {
 		}
 	}
 	return lines // a parse error was already reported by the decoder
+}
+
+var typeErrRE = regexp.MustCompile(`^cannot decode TOML (\w+) into .* of type (\*?)(\w+)$`)
+
+// plainTypeError rewrites the decoder's type mismatch, which names Go types,
+// in the words of the config file.
+func plainTypeError(msg string) string {
+	m := typeErrRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := map[string]string{"int64": "a whole number, without quotes", "string": "a string in double quotes", "bool": "true or false"}[m[3]]
+	if want == "" {
+		return msg
+	}
+	return fmt.Sprintf("got a TOML %s, want %s", m[1], want)
 }

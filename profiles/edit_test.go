@@ -1,0 +1,114 @@
+package profiles_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/claude-bedrock/claude-bedrock/profiles"
+)
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestSetDefaultKeepsTheRestOfTheFile(t *testing.T) {
+	tests := []struct{ name, before, after string }{
+		{"no file", "", "default = \"light\"\n"},
+		{"replaces", "# mine\ndefault = \"code\" # old\n\n[profiles.work] # work\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n",
+			"# mine\ndefault = \"light\"\n\n[profiles.work] # work\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"},
+		{"adds at the top", "[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n",
+			"default = \"light\"\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tt.before != "" {
+				w.config(tt.before)
+			}
+			if err := profiles.SetDefault(w.configPath(), "light", w.env); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.after, readFile(t, w.configPath())); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+			if r, err := w.load().Resolve(""); err != nil || r.Profile.Name != "light" {
+				t.Fatalf("after +use: %v %v", r, err)
+			}
+		})
+	}
+}
+
+func TestSetDefaultRefusesUnknownProfileAndKeepsFile(t *testing.T) {
+	w := newWorld(t)
+	w.config("default = \"code\"\n")
+	err := profiles.SetDefault(w.configPath(), "nope", w.env)
+	if err == nil || !strings.Contains(err.Error(), `no profile "nope"; known profiles: code, large, light`) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := readFile(t, w.configPath()); got != "default = \"code\"\n" {
+		t.Fatalf("file changed: %q", got)
+	}
+}
+
+func TestEditsNeverLoseABrokenFile(t *testing.T) {
+	w := newWorld(t)
+	broken := "default = \"code\"\n[profiles.x\n"
+	w.config(broken)
+	if err := profiles.SetDefault(w.configPath(), "light", w.env); err == nil {
+		t.Fatal("no error for a broken config")
+	}
+	if err := profiles.SetCap(w.configPath(), "code", 2048, w.env); err == nil {
+		t.Fatal("no error for a broken config")
+	}
+	if got := readFile(t, w.configPath()); got != broken {
+		t.Fatalf("file changed: %q", got)
+	}
+}
+
+func TestSetCap(t *testing.T) {
+	w := newWorld(t)
+	w.config("# keep me\n[profiles.work]\nmodel = \"sonnet\" # the model\nregion = \"us-east-1\"\nmax_output_tokens = 3000 # was\n")
+	if err := profiles.SetCap(w.configPath(), "work", 1500, w.env); err != nil {
+		t.Fatal(err)
+	}
+	if err := profiles.SetCap(w.configPath(), "large", 4096, w.env); err != nil {
+		t.Fatal(err)
+	}
+	want := "# keep me\n[profiles.work]\nmodel = \"sonnet\" # the model\nregion = \"us-east-1\"\nmax_output_tokens = 1500\n" +
+		"\n[profiles.large]\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"
+	if diff := cmp.Diff(want, readFile(t, w.configPath())); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	if err := profiles.SetCap(w.configPath(), "work", 0, w.env); err == nil {
+		t.Fatal("cap 0 accepted")
+	}
+}
+
+func TestEnvironReplacesManagedKeysAndKeepsTheRest(t *testing.T) {
+	p := profiles.Builtins()["code"]
+	p.AWSProfile = "dev"
+	got := p.Environ([]string{"PATH=/bin", "ANTHROPIC_MODEL=opus", "AWS_PROFILE=prod", "CLAUDE_CODE_MAX_OUTPUT_TOKENS=32000", "X=a=b"})
+	want := []string{
+		"PATH=/bin", "X=a=b",
+		"CLAUDE_CODE_USE_BEDROCK=1", "AWS_REGION=us-west-2", "ANTHROPIC_MODEL=sonnet",
+		"CLAUDE_CODE_MAX_OUTPUT_TOKENS=4096", "AWS_PROFILE=dev", "CLAUDE_BEDROCK_PROFILE=code",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("environ (-want +got):\n%s", diff)
+	}
+}
+
+func ExampleProfile_Settings() {
+	p := profiles.Builtins()["light"]
+	os.Stdout.WriteString(p.Settings() + "\n")
+	// Output:
+	// {"env":{"ANTHROPIC_MODEL":"haiku","AWS_REGION":"us-west-2","CLAUDE_BEDROCK_PROFILE":"light","CLAUDE_CODE_MAX_OUTPUT_TOKENS":"1024","CLAUDE_CODE_USE_BEDROCK":"1"}}
+}
