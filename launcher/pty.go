@@ -36,20 +36,10 @@ func runPTY(cmd Command, o Options) (code int, err error) {
 	signal.Notify(sigs, append([]os.Signal{syscall.SIGWINCH}, relayed...)...)
 	defer signal.Stop(sigs)
 
-	c := exec.Command(cmd.Path, cmd.Args...)
-	c.Env = cmd.Env
-	// The size is set before the start: sending SIGWINCH after it let claude
-	// start at 0x0 in about one run of four (measured).
-	ptmx, err := pty.StartWithSize(c, size)
-	if err != nil {
-		return startCode(err), fmt.Errorf("starting %s: %w", cmd.Path, err)
-	}
-	defer ptmx.Close() // best effort: by then claude is gone
-
+	// Raw before claude starts, so that nothing typed early is echoed or
+	// turned into a signal by the user's own terminal.
 	state, err := term.MakeRaw(inFd)
 	if err != nil {
-		_ = c.Process.Kill() // we cannot give claude a usable terminal
-		_ = c.Wait()         // reap it; its status is moot
 		return ExitFailure, fmt.Errorf("making the terminal raw: %w", err)
 	}
 	modes := &modeTracker{}
@@ -65,6 +55,16 @@ func runPTY(cmd Command, o Options) (code int, err error) {
 			panic(r)
 		}
 	}()
+
+	c := exec.Command(cmd.Path, cmd.Args...)
+	c.Env = cmd.Env
+	// The size is set before the start: sending SIGWINCH after it let claude
+	// start at 0x0 in about one run of four (measured).
+	ptmx, err := pty.StartWithSize(c, size)
+	if err != nil {
+		return startCode(err), fmt.Errorf("starting %s: %w", cmd.Path, err)
+	}
+	defer ptmx.Close() // best effort: by then claude is gone
 
 	go pumpInput(o.Stdin, ptmx)
 

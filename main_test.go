@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+)
+
+// The test binary doubles as a fake claude: the launcher under test finds it
+// on PATH as "claude" (a symlink), and FAKE_CLAUDE tells it what to do.
+const fakeEnv = "FAKE_CLAUDE"
+
+// launcherBin is the claude-bedrock binary built once for these tests; fakeDir
+// holds the fake claude.
+var launcherBin, fakeDir string
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(fakeEnv); mode != "" {
+		os.Exit(fakeClaude(mode))
+	}
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "claude-bedrock-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir) // best effort: a temp dir
+	launcherBin = filepath.Join(dir, "claude-bedrock")
+	build := exec.Command("go", "build", "-o", launcherBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building claude-bedrock:", err)
+		return 1
+	}
+	fakeDir = filepath.Join(dir, "fake")
+	self, err := os.Executable()
+	if err == nil {
+		err = os.Mkdir(fakeDir, 0o755)
+	}
+	if err == nil {
+		err = os.Symlink(self, filepath.Join(fakeDir, "claude"))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// report is what the fake claude saw.
+type report struct {
+	Args     []string          `json:"args"`
+	Env      map[string]string `json:"env"`
+	StdinTTY bool              `json:"stdin_tty"`
+	Rows     int               `json:"rows"`
+	Cols     int               `json:"cols"`
+}
+
+// fakeClaude is the fake claude's main.
+func fakeClaude(mode string) int {
+	switch mode {
+	case "report": // write what it saw to $FAKE_REPORT, exit $FAKE_EXIT
+		r := report{Args: os.Args[1:], Env: map[string]string{}, StdinTTY: term.IsTerminal(0)}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			r.Env[k] = v
+		}
+		if ws, err := pty.GetsizeFull(os.Stdin); err == nil {
+			r.Rows, r.Cols = int(ws.Rows), int(ws.Cols)
+		}
+		b, _ := json.Marshal(r)
+		if err := os.WriteFile(os.Getenv("FAKE_REPORT"), b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 99
+		}
+		var code int
+		fmt.Sscan(os.Getenv("FAKE_EXIT"), &code)
+		return code
+	case "echo": // copy stdin to stdout until EOF, then say so on stderr
+		n, err := io.Copy(os.Stdout, os.Stdin)
+		fmt.Fprintf(os.Stderr, "eof after %d bytes, err=%v\n", n, err)
+		return 0
+	case "interactive": // a tiny terminal program
+		ws, _ := pty.GetsizeFull(os.Stdin)
+		fmt.Printf("ready tty=%v size=%dx%d\n", term.IsTerminal(0), ws.Rows, ws.Cols)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		var line string
+		fmt.Scanln(&line)
+		fmt.Printf("got %q\n", line)
+		<-winch
+		ws, _ = pty.GetsizeFull(os.Stdin)
+		fmt.Printf("resized %dx%d\n", ws.Rows, ws.Cols)
+		return 7
+	case "hang": // wait to be signalled
+		fmt.Println("hanging")
+		time.Sleep(time.Minute)
+		return 0
+	case "crash": // switch on TUI modes, then die without switching them off
+		os.Stdout.WriteString("\x1b[?1049h\x1b[?1000h\x1b[?2004h\x1b[?25ltui\n")
+		syscall.Kill(os.Getpid(), syscall.SIGKILL) // Go would turn a SIGSEGV into its own exit 2
+		time.Sleep(time.Minute)
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown fake mode", mode)
+	return 98
+}
+
+// env returns an environment for the launcher: a throw-away HOME, the fake
+// claude first on PATH, and extra entries.
+func testEnv(t *testing.T, mode string, extra ...string) []string {
+	t.Helper()
+	home := t.TempDir()
+	env := []string{
+		"HOME=" + home, "PATH=" + fakeDir + ":/usr/bin:/bin", fakeEnv + "=" + mode,
+		"FAKE_REPORT=" + filepath.Join(home, "report.json"), "TERM=xterm",
+	}
+	return append(env, extra...)
+}
+
+func homeOf(env []string) string {
+	for _, kv := range env {
+		if h, ok := strings.CutPrefix(kv, "HOME="); ok {
+			return h
+		}
+	}
+	panic("no HOME")
+}
+
+// runLauncher runs claude-bedrock with args on pipes and returns its stdout,
+// stderr and exit code.
+func runLauncher(t *testing.T, env []string, dir string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(launcherBin, args...)
+	cmd.Env, cmd.Dir = env, dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill() // the test fails anyway
+		t.Fatalf("claude-bedrock %q still running after 30s; stderr: %s", args, errb.String())
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+func readReport(t *testing.T, env []string) report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(homeOf(env), "report.json"))
+	if err != nil {
+		t.Fatalf("the fake claude did not run: %v", err)
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func execLauncher(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(launcherBin, args...)
+	cmd.Env = env
+	return cmd
+}
+
+func runAs(t *testing.T, path string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// lockedBuffer is an io.Writer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func waitOutput(t *testing.T, b *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in output after 10s: %q", want, b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitCmd(t *testing.T, cmd *exec.Cmd, timeout time.Duration) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }() // the status is read from ProcessState
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill() // failing anyway
+		t.Fatalf("still running after %v", timeout)
+	}
+	return cmd.ProcessState.ExitCode()
+}

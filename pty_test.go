@@ -1,0 +1,72 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
+)
+
+func TestPTYPassThrough(t *testing.T) {
+	env := testEnv(t, "interactive")
+	cmd := execLauncher(env, "+light")
+	term := ptytest.Start(t, cmd, 30, 100)
+	term.WaitFor(t, "ready tty=true size=30x100\r\n", 10*time.Second)
+	if m := term.Mode(t); !m.Raw() {
+		t.Errorf("the user's terminal is not raw while claude runs: %+v", m)
+	}
+	term.Write("hello\r")
+	term.WaitFor(t, "got \"hello\"\r\n", 10*time.Second)
+	term.Resize(40, 120)
+	term.WaitFor(t, "resized 40x120\r\n", 10*time.Second)
+	if code := term.Wait(t, 10*time.Second); code != 7 {
+		t.Errorf("exit %d, want claude's 7", code)
+	}
+	if m := term.Mode(t); !m.Sane() {
+		t.Errorf("terminal not restored: %+v", m)
+	}
+	if out := string(term.Output()); strings.Contains(out, "\x1b[?") {
+		t.Errorf("the launcher wrote terminal modes although claude left none on: %q", out)
+	}
+}
+
+func TestPTYRestoresWhatAKilledClaudeLeftOn(t *testing.T) {
+	env := testEnv(t, "crash")
+	term := ptytest.Start(t, execLauncher(env), 24, 80)
+	if code := term.Wait(t, 10*time.Second); code != 128+int(syscall.SIGKILL) {
+		t.Errorf("exit %d, want %d", code, 128+int(syscall.SIGKILL))
+	}
+	out := string(term.Output())
+	_, after, ok := strings.Cut(out, "tui")
+	if !ok {
+		t.Fatalf("no output from claude: %q", out)
+	}
+	for _, seq := range []string{"\x1b[?1000l", "\x1b[?2004l", "\x1b[?25h", "\x1b[?1049l"} {
+		if !strings.Contains(after, seq) {
+			t.Errorf("no %q after claude died: %q", seq, after)
+		}
+	}
+	if m := term.Mode(t); !m.Sane() {
+		t.Errorf("terminal not restored: %+v", m)
+	}
+}
+
+func TestPTYRelaysSignalsAndRestores(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		env := testEnv(t, "hang")
+		cmd := execLauncher(env)
+		term := ptytest.Start(t, cmd, 24, 80)
+		term.WaitFor(t, "hanging", 10*time.Second)
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		if code := term.Wait(t, 10*time.Second); code != 128+int(sig) {
+			t.Errorf("%v: exit %d, want %d", sig, code, 128+int(sig))
+		}
+		if m := term.Mode(t); !m.Sane() {
+			t.Errorf("%v: terminal not restored: %+v", sig, m)
+		}
+	}
+}
