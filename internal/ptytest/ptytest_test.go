@@ -95,7 +95,8 @@ func helperCmd(t *testing.T, name string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), "PTYTEST_HELPER="+name)
+	// atexit_sleep_ms=0: a race-enabled child otherwise sleeps 1s before exiting.
+	cmd.Env = append(os.Environ(), "PTYTEST_HELPER="+name, "GORACE=atexit_sleep_ms=0")
 	return cmd
 }
 
