@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs claude-bedrock from this source tree.
+#
+#   ./install.sh                 build and install to ~/.local/bin
+#   PREFIX=/usr/local ./install.sh   install to /usr/local/bin
+#   ./install.sh --alias         also add "alias claude=claude-bedrock" to your shell rc (once)
+#
+# The body is wrapped in { } so that a half-downloaded script cannot run.
+{
+set -euo pipefail
+
+log() { printf 'install.sh: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+add_alias=false
+for arg in "$@"; do
+  case "$arg" in
+    --alias) add_alias=true ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) die "unknown argument $arg (try --help)" ;;
+  esac
+done
+
+cd "$(dirname "$0")"
+command -v go >/dev/null || die "Go is needed to build claude-bedrock: https://go.dev/dl/"
+
+prefix=${PREFIX:-$HOME/.local}
+bindir=$prefix/bin
+mkdir -p "$bindir"
+version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+log "building claude-bedrock $version"
+tmp=$(mktemp "$bindir/.claude-bedrock.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" .
+mv -f "$tmp" "$bindir/claude-bedrock"   # atomic: a running copy keeps working
+trap - EXIT
+log "installed $bindir/claude-bedrock"
+
+case ":$PATH:" in
+  *":$bindir:"*) ;;
+  *) log "note: $bindir is not on your PATH; add it, e.g. export PATH=\"$bindir:\$PATH\"" ;;
+esac
+
+if $add_alias; then
+  case "${SHELL:-}" in
+    */zsh) rc=$HOME/.zshrc; line='alias claude=claude-bedrock' ;;
+    */fish) rc=$HOME/.config/fish/config.fish; line='alias claude claude-bedrock' ;;
+    *) rc=$HOME/.bashrc; line='alias claude=claude-bedrock' ;;
+  esac
+  mkdir -p "$(dirname "$rc")"
+  if [ -f "$rc" ] && grep -qF "# added by claude-bedrock install.sh" "$rc"; then
+    log "the alias is already in $rc"
+  else
+    printf '\n%s  # added by claude-bedrock install.sh\n' "$line" >> "$rc"
+    log "added '$line' to $rc: open a new shell to use it"
+  fi
+fi
+
+command -v claude >/dev/null || log "note: Claude Code itself is not on PATH yet: npm install -g @anthropic-ai/claude-code"
+log "try: claude-bedrock +profiles"
+}

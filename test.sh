@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of claude-bedrock, installing what the tests need first:
+# the Go modules and the pinned Claude Code (npm, into a cache outside the
+# repository). Usage: ./test.sh [extra go test flags]
+{
+set -euo pipefail
+cd "$(dirname "$0")"
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+command -v go >/dev/null || die "Go is not installed (https://go.dev/dl/)"
+command -v npm >/dev/null || die "npm is not installed: the end-to-end tests need it to install the pinned Claude Code"
+
+log "downloading Go modules"
+go mod download
+
+# The pinned Claude Code installs itself on first use (internal/claudetest);
+# doing it here first makes a failed install one clear error, not many.
+log "installing the pinned Claude Code for the tests (cached after the first run)"
+go test -count=1 -run '^TestBinaryVersion$' ./internal/claudetest
+
+log "go vet"
+go vet ./...
+
+log "go test"
+go test -race -count=1 "$@" ./...
+}
