@@ -13,79 +13,83 @@ import (
 // terminal. A claude that exits normally switches them off itself, and then
 // the launcher writes nothing.
 type modeTracker struct {
-	on      map[int]bool // DEC private modes set (for 25, the cursor, "on" means hidden)
-	kitty   int          // kitty keyboard flags pushed and not popped
-	pending []byte       // an escape sequence cut by the end of a read
+	on    map[int]bool // DEC private modes set (for 25, the cursor, "on" means hidden)
+	kitty int          // kitty keyboard flags pushed and not popped
+
+	// The parser's state survives between writes: an escape sequence may be
+	// cut anywhere by the end of a read.
+	state  int // ground, sawEsc or inCSI
+	params [maxSeq]byte
+	n      int  // bytes in params
+	over   bool // params overflowed: the sequence is not one we track
 }
 
 // The DEC private modes a TUI switches on and a shell expects off.
 var trackedModes = []int{1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004, 25, 1049, 1047, 47}
 
-// maxSeq bounds how much of an unfinished escape sequence is kept between reads.
-const maxSeq = 64
+// maxSeq bounds the parameter bytes kept of one escape sequence.
+const maxSeq = 32
 
-// Write scans p for mode changes. It never fails.
+const (
+	ground = iota
+	sawEsc
+	inCSI
+)
+
+// Write scans p for mode changes. It never fails and keeps O(1) state.
 func (t *modeTracker) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(t.pending) > 0 {
-		need := maxSeq - len(t.pending)
-		if need > len(p) {
-			need = len(p)
-		}
-		joined := append(t.pending, p[:need]...)
-		t.pending = nil
-		used := t.scan(joined, true)
-		if used > len(joined)-need {
-			p = p[used-(len(joined)-need):]
-		}
-	}
-	t.scan(p, false)
-	return n, nil
-}
-
-// scan looks at every ESC in p. With head set it only parses a sequence
-// starting at p[0] and returns how many bytes it used.
-func (t *modeTracker) scan(p []byte, head bool) int {
-	i := 0
-	for {
-		j := bytes.IndexByte(p[i:], 0x1b)
-		if j < 0 || (head && i+j > 0) {
-			return len(p)
-		}
-		i += j
-		end, complete := t.parse(p[i:])
-		if !complete {
-			if len(p)-i < maxSeq && !head {
-				t.pending = append(t.pending[:0], p[i:]...)
+	for i := 0; i < len(p); i++ {
+		switch t.state {
+		case ground:
+			j := bytes.IndexByte(p[i:], 0x1b)
+			if j < 0 {
+				return len(p), nil
 			}
-			return len(p)
-		}
-		i += end
-		if head {
-			return i
+			i += j
+			t.state = sawEsc
+		case sawEsc:
+			if p[i] == '[' {
+				t.state, t.n, t.over = inCSI, 0, false
+			} else if p[i] != 0x1b {
+				t.state = ground
+			}
+		case inCSI:
+			// Parameter bytes in a tight loop; only the sequences that can
+			// change a tracked mode (CSI ? … h/l, CSI > … u, CSI < … u)
+			// are kept, the rest (colours, cursor moves) only skipped.
+			for ; i < len(p) && p[i] >= 0x20 && p[i] <= 0x3f; i++ {
+				if t.n == 0 && p[i] != '?' && p[i] != '>' && p[i] != '<' {
+					t.over = true
+				}
+				if t.over {
+					continue
+				}
+				if t.n == len(t.params) {
+					t.over = true
+					continue
+				}
+				t.params[t.n] = p[i]
+				t.n++
+			}
+			if i == len(p) {
+				return len(p), nil
+			}
+			switch c := p[i]; {
+			case c >= 0x40 && c <= 0x7e:
+				if !t.over {
+					t.csi(t.params[:t.n], c)
+				}
+				t.state = ground
+			case c == 0x1b:
+				t.state = sawEsc
+			}
 		}
 	}
+	return len(p), nil
 }
 
-// parse reads one escape sequence at the start of p (p[0] is ESC). It
-// returns its length, and false when p ends before the sequence does.
-func (t *modeTracker) parse(p []byte) (int, bool) {
-	if len(p) < 2 {
-		return len(p), false
-	}
-	if p[1] != '[' {
-		return 1, true
-	}
-	// CSI: parameters and intermediates 0x20-0x3f, final byte 0x40-0x7e.
-	k := 2
-	for k < len(p) && p[k] >= 0x20 && p[k] <= 0x3f {
-		k++
-	}
-	if k == len(p) {
-		return len(p), false
-	}
-	final := p[k]
-	params := p[2:k]
+// csi records the effect of one complete CSI sequence.
+func (t *modeTracker) csi(params []byte, final byte) {
 	switch {
 	case len(params) > 0 && params[0] == '?' && (final == 'h' || final == 'l'):
 		for _, f := range bytes.Split(params[1:], []byte(";")) {
@@ -109,13 +113,13 @@ func (t *modeTracker) parse(p []byte) (int, bool) {
 		if v, err := strconv.Atoi(string(params[1:])); err == nil {
 			n = v
 		}
-		t.kitty -= n
-		if t.kitty < 0 {
-			t.kitty = 0
-		}
+		t.kitty = max(t.kitty-n, 0)
 	}
-	return k + 1, true
 }
+
+// atGround reports whether the output so far ends outside any escape
+// sequence, so that the launcher may write its own without cutting one.
+func (t *modeTracker) atGround() bool { return t.state == ground }
 
 // resetSequence returns the bytes that switch off what claude left on, or
 // nothing when it left the terminal as it found it.

@@ -1,0 +1,76 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// bulkText returns n bytes of plain text lines of varied length, like a
+// build log or a file printed by a tool.
+func bulkText(n int) []byte {
+	words := []string{"the", "request", "func", "return", "error", "value", "tokens",
+		"attempt", "Bedrock", "model", "io.Writer", "// comment", "x := 42", "if err != nil {",
+		"retrying", "API", "many", "per", "day", "429", "output", "maximum", "Resend"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b bytes.Buffer
+	for b.Len() < n {
+		k := 3 + rng.IntN(12)
+		for i := range k {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(words[rng.IntN(len(words))])
+		}
+		b.WriteString("\r\n")
+	}
+	return b.Bytes()[:n]
+}
+
+// BenchmarkDetectorBulkText measures throughput on plain text lines fed in
+// 32 KiB writes, the size of the proxy's copy buffer.
+func BenchmarkDetectorBulkText(b *testing.B) {
+	data := bulkText(8 << 20)
+	const chunk = 32 << 10
+	d := New()
+	d.Resize(120, 40)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		for i := 0; i < len(data); i += chunk {
+			d.Write(data[i:min(i+chunk, len(data))])
+		}
+	}
+}
+
+// BenchmarkDetectorRecorded measures throughput on the recordings of the
+// real Claude Code in testdata, fed in writes the size the recordings were
+// read in where known, else 4 KiB.
+func BenchmarkDetectorRecorded(b *testing.B) {
+	files, _ := filepath.Glob(os.Getenv("RECS"))
+	var data []byte
+	for _, f := range files {
+		x, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data = append(data, x...)
+	}
+	if len(data) == 0 {
+		b.Fatal("no recordings")
+	}
+	const chunk = 4 << 10
+	fmt.Sprint()
+	d := New()
+	d.Resize(80, 30)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		for i := 0; i < len(data); i += chunk {
+			d.Write(data[i:min(i+chunk, len(data))])
+		}
+	}
+}

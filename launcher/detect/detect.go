@@ -1,0 +1,421 @@
+package detect
+
+import (
+	"bytes"
+	"sync"
+)
+
+// Kind is what went wrong. Its String values are the ones written to the
+// incident record.
+type Kind int
+
+// The kinds of failure the detector tells apart.
+const (
+	// KindNone means no failure, or one the detector cannot name.
+	KindNone Kind = iota
+	// TokensPerMinute is Bedrock's "Too many tokens" (429): a lower output
+	// cap helps, because Bedrock reserves max_tokens against the quota.
+	TokensPerMinute
+	// RequestsPerMinute is "Too many requests" or "request rate is too
+	// high" (429): fewer parallel requests help, a lower cap does not.
+	RequestsPerMinute
+	// TokensPerDay is "Too many tokens per day" (429): only another
+	// profile, region or tomorrow helps.
+	TokensPerDay
+	// ServiceUnavailable is a 503, "unable to process your request".
+	ServiceUnavailable
+	// CapTooLow is "Claude's response exceeded the N output token
+	// maximum": the cap is too low, a higher one helps.
+	CapTooLow
+)
+
+var kindNames = [...]string{
+	KindNone:           "none",
+	TokensPerMinute:    "tokens_per_minute",
+	RequestsPerMinute:  "requests_per_minute",
+	TokensPerDay:       "tokens_per_day",
+	ServiceUnavailable: "service_unavailable",
+	CapTooLow:          "cap_too_low",
+}
+
+// String returns the name used in the incident record, e.g.
+// "tokens_per_minute".
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(kindNames) {
+		return "unknown"
+	}
+	return kindNames[k]
+}
+
+// Incident is one failure as seen on screen. The detector sends a new value
+// each time it learns more about the same failure (a later retry, the final
+// message); all values of one failure carry the same Seq.
+type Incident struct {
+	// Seq numbers the failures seen by this Detector, from 1.
+	Seq int
+	// Kind is never KindNone in a sent Incident.
+	Kind Kind
+	// Final is true once Claude Code has given up: its "API Error: …"
+	// line is on screen and it waits for the user. An incident whose last
+	// value is not Final ended without that (the retry succeeded).
+	Final bool
+	// Cap is N from "exceeded the N output token maximum" for CapTooLow,
+	// else 0.
+	Cap int
+	// Attempt and Of are a and b from the latest "attempt a/b" seen for
+	// this failure, or 0 if none was seen.
+	Attempt, Of int
+}
+
+// queueLen is how many incident values wait for a slow reader before the
+// oldest is dropped: each value carries the whole state of its failure, so
+// losing an intermediate one loses nothing the next does not repeat.
+const queueLen = 16
+
+// maxWindow bounds the text examined around a match (bytes, blanks removed).
+const maxWindow = 2048
+
+// Detector watches a copy of Claude Code's terminal output for throttling
+// and related failures. Feed it with Write after the bytes have gone to the
+// user's terminal; read what it finds from Incidents.
+//
+// It tracks the screen with a minimal terminal emulator of fixed size (at
+// most maxCols × maxRows one-byte cells, allocated by New and Resize), so
+// cursor jumps, partial redraws, wrapping and writes split at any byte read
+// as the user sees them. After each Write it reads the rows that changed.
+//
+// What starts and ends an incident:
+//   - A spinner line "… retrying in Ns · attempt a/b" is a request being
+//     retried; the retries of one failure are one incident, sent again
+//     when the attempt or the kind changes. If the attempt counter starts
+//     over, the earlier failure ended and a new incident starts.
+//   - Claude Code gives up by printing "API Error: …" in the conversation
+//     and putting "Resend your message to try again" in the input box.
+//     That hint is never part of a replayed conversation, so its
+//     appearance, read together with the nearest "API Error:" line above
+//     it, makes the incident Final.
+//   - After a Final incident no new one starts until UserInput is called:
+//     the user has to send a message before Claude Code talks to Bedrock
+//     again, and an old screen redrawn (after a resize, say) must not
+//     count twice. Reset forgets the screen and also waits for UserInput,
+//     so what `claude --continue` replays is never an incident.
+//
+// A Detector is safe for use by several goroutines: the PTY copy loop calls
+// Write while the stdin reader calls UserInput.
+type Detector struct {
+	mu    sync.Mutex
+	scr   *screen
+	plain bool
+	ch    chan Incident
+
+	armed     bool     // a new incident may start
+	open      bool     // cur is a failure still being retried
+	cur       Incident // the open or the last incident
+	seq       int
+	lastFinal int64  // plain output: where the last reported line began
+	sq        []byte // scratch for squeezed text, cap maxWindow
+}
+
+// New returns a Detector for output meant for a terminal (a PTY), sized
+// 80×24 until Resize says otherwise. It is armed: the first failure counts.
+func New() *Detector {
+	d := newDetector(false)
+	return d
+}
+
+// NewPlain returns a Detector for output that is not drawn on a terminal,
+// such as `claude -p` writing to a pipe: each line feed also returns the
+// carriage, lines wrap at 1024 columns, and every "API Error" line is a new
+// Final incident (nothing is replayed or redrawn there).
+func NewPlain() *Detector {
+	d := newDetector(true)
+	d.scr.resize(maxCols, 8)
+	return d
+}
+
+func newDetector(plain bool) *Detector {
+	d := &Detector{
+		scr:       newScreen(defaultCols, defaultRows),
+		plain:     plain,
+		ch:        make(chan Incident, queueLen),
+		armed:     true,
+		lastFinal: -1,
+		sq:        make([]byte, 0, maxWindow),
+	}
+	d.scr.newlineIsCR = plain
+	if plain {
+		d.scr.onLineFeed = d.plainLine
+		d.scr.onScrollOff = func(r int) { d.scr.dirty[r] = false }
+	} else {
+		d.scr.onScrollOff = func(r int) {
+			d.scr.dirty[r] = false
+			d.checkRow(r)
+		}
+	}
+	return d
+}
+
+// Incidents returns the channel on which the detector sends what it finds.
+// Sends never block: if the reader falls behind by more than 16 values,
+// the oldest waiting value is dropped.
+func (d *Detector) Incidents() <-chan Incident { return d.ch }
+
+// Resize tells the detector the terminal's size, as set on the PTY. Call it
+// before the child starts and on every SIGWINCH. Sizes above 1024 columns or
+// 512 rows are clamped. It has no effect on a NewPlain detector.
+func (d *Detector) Resize(cols, rows int) {
+	if d.plain {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.scr.resize(cols, rows)
+}
+
+// UserInput tells the detector that the user sent something (pressed Enter
+// in claude's input box). A failure seen after it is a new incident. An
+// incident still open (retrying, not Final) is left behind: what follows
+// belongs to the new message.
+func (d *Detector) UserInput() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.armed = true
+	d.open = false
+}
+
+// Reset forgets the screen and any open incident, and treats everything
+// drawn from now on as old until UserInput is called. Call it when a new
+// claude process starts on the same terminal with `--continue` or
+// `--resume`, whose replay of the conversation shows old errors again.
+func (d *Detector) Reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.scr.reset()
+	d.armed = false
+	d.open = false
+}
+
+// Write feeds a copy of claude's output to the detector. It never fails,
+// never keeps p, and never blocks on the reader of Incidents.
+func (d *Detector) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	d.scr.write(p)
+	if !d.plain {
+		d.scanDirty(d.scr.endedMidText)
+	}
+	d.mu.Unlock()
+	return len(p), nil
+}
+
+// Flush reads what is still unread: the last line of plain output that had
+// no line feed, or a row claude was still drawing when its output ended.
+// Call it at the end of the output.
+func (d *Detector) Flush() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.plain {
+		d.plainLine(d.scr.y)
+		return
+	}
+	d.scanDirty(false)
+}
+
+// scanDirty checks every row written since the last scan. The cursor's row
+// is left for later when the output stopped in the middle of text or of an
+// escape sequence: the rest of that row is still to come.
+func (d *Detector) scanDirty(holdCursorRow bool) {
+	s := d.scr
+	if s.dirtyHi < 0 {
+		return
+	}
+	lo, hi := s.dirtyLo, s.dirtyHi
+	s.dirtyLo, s.dirtyHi = s.rows, -1
+	for r := lo; r <= hi && r < s.rows; r++ {
+		if !s.dirty[r] {
+			continue
+		}
+		if holdCursorRow && r == s.y {
+			s.dirtyLo, s.dirtyHi = r, r
+			continue
+		}
+		s.dirty[r] = false
+		d.checkRow(r)
+	}
+}
+
+// checkRow looks at a changed row of a terminal screen.
+func (d *Detector) checkRow(r int) {
+	s := d.scr
+	row := s.lines[r]
+	if bytes.Contains(row, wordAttempt) {
+		d.progressAt(r)
+	} else if r > 0 && startsWithDigit(row) && bytes.Contains(s.lines[r-1], wordAttempt) {
+		// "attempt" at the end of the row above, "3/10" wrapped here.
+		d.progressAt(r - 1)
+	}
+	if bytes.Contains(row, wordResend) {
+		d.hintAt(r)
+	}
+}
+
+func startsWithDigit(row []byte) bool {
+	for _, c := range row {
+		if c != cellBlank {
+			return c >= '0' && c <= '9'
+		}
+	}
+	return false
+}
+
+// rowText squeezes rows from..to (inclusive) into d.sq, stopping at a blank
+// row when stopAtBlank (a blank row ends a message in the conversation).
+func (d *Detector) rowText(from, to int, stopAtBlank bool) []byte {
+	s := d.scr
+	sq := d.sq[:0]
+	for r := from; r <= to && r < s.rows; r++ {
+		n := len(sq)
+		sq = squeeze(sq, s.lines[r][:min(s.cols, maxWindow-len(sq))])
+		if stopAtBlank && len(sq) == n && r > from {
+			break
+		}
+		if len(sq) >= maxWindow-1 {
+			break
+		}
+	}
+	d.sq = sq
+	return sq
+}
+
+// progressAt reads the spinner line at row r (and r+1 if it wrapped).
+func (d *Detector) progressAt(r int) {
+	kind, a, b, ok, complete := parseProgress(d.rowText(r, r, false))
+	if !complete && r+1 < d.scr.rows {
+		kind, a, b, ok, _ = parseProgress(d.rowText(r, r+1, false))
+	}
+	if !ok {
+		return
+	}
+	if d.open {
+		if a < d.cur.Attempt {
+			d.start() // the counter started over: a new failure
+		} else if a == d.cur.Attempt && b == d.cur.Of && (kind == KindNone || kind == d.cur.Kind) {
+			return
+		}
+	} else {
+		if !d.armed {
+			return
+		}
+		d.start()
+	}
+	d.cur.Attempt, d.cur.Of = a, b
+	if kind != KindNone {
+		d.cur.Kind = kind
+	}
+	if d.cur.Kind != KindNone {
+		d.emit(d.cur)
+	}
+}
+
+func (d *Detector) start() {
+	d.seq++
+	d.cur = Incident{Seq: d.seq}
+	d.open = true
+	d.armed = false
+}
+
+// hintAt handles row r, which may show the "Resend your message" hint that
+// Claude Code puts in its input box after giving up.
+func (d *Detector) hintAt(r int) {
+	if !d.open && !d.armed {
+		return // already reported, or part of a replay
+	}
+	if !bytes.Contains(d.rowText(r, r, false), sqHint) {
+		return
+	}
+	// The newest "API Error:" line is the nearest one above the hint.
+	kind, capN := KindNone, 0
+	for rr := r - 1; rr >= 0 && rr >= r-maxRows; rr-- {
+		if !bytes.Contains(d.scr.lines[rr], wordRror) {
+			continue
+		}
+		t := d.rowText(rr, r-1, true)
+		if i := bytes.Index(t, sqAPIError); i >= 0 {
+			kind, capN = classifyFinal(t[i+len(sqAPIError):])
+			break
+		}
+	}
+	d.final(kind, capN)
+}
+
+// final ends the open incident, or records a new one, as given up.
+func (d *Detector) final(kind Kind, capN int) {
+	if kind == KindNone && d.open {
+		kind = d.cur.Kind
+	}
+	wasOpen := d.open
+	d.open = false
+	if kind == KindNone {
+		d.armed = false
+		return // an error that is none of ours
+	}
+	if !wasOpen {
+		d.start()
+		d.open = false
+	}
+	d.cur.Kind = kind
+	d.cur.Cap = capN
+	d.cur.Final = true
+	d.armed = false
+	d.emit(d.cur)
+}
+
+// plainLine checks the logical line (rows joined by autowrap) that ends at
+// row r of plain output.
+func (d *Detector) plainLine(r int) {
+	s := d.scr
+	from := r
+	for from > 0 && s.wrapped[from-1] {
+		from--
+	}
+	for k := from; k <= r; k++ {
+		s.dirty[k] = false
+	}
+	s.recomputeDirtyRange()
+	t := d.rowText(from, r, false)
+	i := bytes.Index(t, sqAPIError)
+	if i < 0 {
+		return
+	}
+	// One line is one incident, however often Flush is called on it.
+	at := s.scrolled + int64(from)
+	if at == d.lastFinal {
+		return
+	}
+	kind, capN := classifyFinal(t[i+len(sqAPIError):])
+	if kind == KindNone {
+		return
+	}
+	d.lastFinal = at
+	d.armed = true
+	d.final(kind, capN)
+}
+
+// emit sends inc without ever blocking: when the queue is full the oldest
+// value makes room. Only Write's goroutine sends (under d.mu), so after one
+// receive there is room for this value.
+func (d *Detector) emit(inc Incident) {
+	select {
+	case d.ch <- inc:
+		return
+	default:
+	}
+	select {
+	case <-d.ch:
+	default:
+	}
+	select {
+	case d.ch <- inc:
+	default:
+		// Unreachable while sends hold d.mu; dropping is the safe choice.
+	}
+}

@@ -1,0 +1,710 @@
+package detect
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// Cell values other than printable ASCII. The detector only needs to read
+// ASCII words, so every other character is stored as one placeholder byte per
+// column it occupies; that keeps a cell one byte and the screen a flat array.
+const (
+	cellBlank    = ' '  // an empty or erased cell
+	cellOther    = 0x80 // any non-ASCII character (or half of a wide one)
+	cellEllipsis = 0x81 // "…": Claude Code marks a line it truncated with it
+)
+
+// Limits that keep the screen's memory fixed whatever the terminal claims.
+const (
+	maxCols     = 1024
+	maxRows     = 512
+	defaultCols = 80
+	defaultRows = 24
+	maxParams   = 16
+)
+
+// Parser states of the escape-sequence machine.
+const (
+	stGround = iota
+	stEsc    // after ESC
+	stEscSkip
+	stCSI
+	stOSC    // operating system command: skipped up to BEL or ST
+	stOSCEsc // ESC seen inside a string: ST if followed by '\'
+	stStr    // DCS, SOS, PM, APC: skipped up to ST
+	stStrEsc
+	stUTF8 // in the middle of a multi-byte UTF-8 character
+)
+
+// screen is a minimal terminal emulator: a grid of one-byte cells, a cursor,
+// the scroll region, and just enough of ECMA-48 / xterm to put characters
+// where a real terminal would. It never allocates after construction except
+// on resize.
+type screen struct {
+	cols, rows int
+	lines      [][]byte // rows × cols cells
+	dirty      []bool   // row written since last scanned
+	wrapped    []bool   // row continued onto the next one by autowrap
+	dirtyLo    int      // smallest dirty row, rows if none
+	dirtyHi    int      // largest dirty row, -1 if none
+
+	x, y         int
+	wrapPending  bool // cursor sits past the last column (xterm's "wrapnext")
+	noAutowrap   bool
+	top, bot     int // scroll region, inclusive
+	savedX       int
+	savedY       int
+	lastPrinted  byte // for REP
+	newlineIsCR  bool // plain (pipe) output: LF also returns the carriage
+	scrolled     int64
+	onScrollOff  func(row int)
+	onLineFeed   func(row int)
+	endedMidText bool // last Write ended inside text or a sequence
+
+	st      int
+	params  [maxParams]int
+	nparam  int
+	private byte // CSI private marker ('?', '>', '<', '=') or 0
+	inter   byte // CSI intermediate byte or 0
+	utf     [4]byte
+	nutf    int
+	needUTF int
+}
+
+func newScreen(cols, rows int) *screen {
+	s := &screen{}
+	s.resize(cols, rows)
+	return s
+}
+
+// resize sets the size, keeping what fits (a real terminal reflows or
+// clears; Claude Code redraws after SIGWINCH anyway).
+func (s *screen) resize(cols, rows int) {
+	if cols <= 0 {
+		cols = defaultCols
+	}
+	if rows <= 0 {
+		rows = defaultRows
+	}
+	cols = min(cols, maxCols)
+	rows = min(rows, maxRows)
+	if cols == s.cols && rows == s.rows {
+		return
+	}
+	cells := make([]byte, cols*rows)
+	for i := range cells {
+		cells[i] = cellBlank
+	}
+	lines := make([][]byte, rows)
+	for r := range lines {
+		lines[r] = cells[r*cols : (r+1)*cols : (r+1)*cols]
+		if r < len(s.lines) {
+			copy(lines[r], s.lines[r])
+		}
+	}
+	s.lines = lines
+	s.dirty = make([]bool, rows)
+	s.wrapped = make([]bool, rows)
+	s.cols, s.rows = cols, rows
+	s.dirtyLo, s.dirtyHi = rows, -1
+	s.top, s.bot = 0, rows-1
+	s.x = min(s.x, cols-1)
+	s.y = min(s.y, rows-1)
+	s.savedX = min(s.savedX, cols-1)
+	s.savedY = min(s.savedY, rows-1)
+	s.wrapPending = false
+}
+
+// reset clears the screen and parser as a fresh terminal would be.
+func (s *screen) reset() {
+	for r := range s.lines {
+		s.clearCells(r, 0, s.cols)
+		s.dirty[r] = false
+		s.wrapped[r] = false
+	}
+	s.dirtyLo, s.dirtyHi = s.rows, -1
+	s.x, s.y, s.savedX, s.savedY = 0, 0, 0, 0
+	s.top, s.bot = 0, s.rows-1
+	s.wrapPending, s.noAutowrap = false, false
+	s.st, s.nutf = stGround, 0
+	s.endedMidText = false
+}
+
+func (s *screen) markDirty(r int) {
+	if !s.dirty[r] {
+		s.dirty[r] = true
+		s.dirtyLo = min(s.dirtyLo, r)
+		s.dirtyHi = max(s.dirtyHi, r)
+	}
+}
+
+func (s *screen) clearCells(r, from, to int) {
+	row := s.lines[r]
+	from = max(from, 0)
+	to = min(to, s.cols)
+	for i := from; i < to; i++ {
+		row[i] = cellBlank
+	}
+}
+
+// printableRun returns how many leading bytes of p are printable ASCII
+// (0x20..0x7e). It looks at eight bytes at a time: most terminal output is
+// runs of plain text between short escape sequences.
+func printableRun(p []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		v := binary.LittleEndian.Uint64(p[i:])
+		// A byte below 0x20 (hasless) or above 0x7e (hasmore); both
+		// tests are exact as booleans for the whole word.
+		bad := ((v - ones*0x20) &^ v) | ((v + ones*1) | v)
+		if bad&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c > 0x7e {
+			break
+		}
+	}
+	return i
+}
+
+// write feeds terminal output through the emulator.
+func (s *screen) write(p []byte) {
+	i := 0
+	for i < len(p) {
+		if s.st == stGround {
+			if n := printableRun(p[i:]); n > 0 {
+				s.putASCII(p[i : i+n])
+				i += n
+				continue
+			}
+			c := p[i]
+			i++
+			if c < 0x20 || c == 0x7f {
+				s.control(c)
+				continue
+			}
+			// A UTF-8 lead byte (or a stray continuation byte).
+			switch {
+			case c&0xe0 == 0xc0:
+				s.needUTF = 2
+			case c&0xf0 == 0xe0:
+				s.needUTF = 3
+			case c&0xf8 == 0xf0:
+				s.needUTF = 4
+			default:
+				s.putRune(utf8.RuneError)
+				continue
+			}
+			s.utf[0] = c
+			s.nutf = 1
+			s.st = stUTF8
+			continue
+		}
+		c := p[i]
+		i++
+		switch s.st {
+		case stUTF8:
+			if c&0xc0 != 0x80 {
+				// Malformed: show a replacement and reprocess c.
+				s.st = stGround
+				s.putRune(utf8.RuneError)
+				i--
+				continue
+			}
+			s.utf[s.nutf] = c
+			s.nutf++
+			if s.nutf == s.needUTF {
+				s.st = stGround
+				r, _ := utf8.DecodeRune(s.utf[:s.nutf])
+				s.putRune(r)
+			}
+		case stEsc:
+			s.escape(c)
+		case stEscSkip:
+			s.st = stGround
+		case stCSI:
+			s.csiByte(c)
+		case stOSC, stStr:
+			// Skip the string body quickly up to its terminator.
+			j := i - 1
+			for j < len(p) && p[j] != 0x07 && p[j] != 0x1b && p[j] != 0x18 && p[j] != 0x1a {
+				j++
+			}
+			i = j
+			if j < len(p) {
+				t := p[j]
+				i++
+				switch {
+				case t == 0x1b:
+					if s.st == stOSC {
+						s.st = stOSCEsc
+					} else {
+						s.st = stStrEsc
+					}
+				case t == 0x07 && s.st == stOSC:
+					s.st = stGround
+				case t == 0x18 || t == 0x1a:
+					s.st = stGround
+				}
+			}
+		case stOSCEsc, stStrEsc:
+			if c == '\\' {
+				s.st = stGround
+			} else if s.st == stOSCEsc {
+				s.st = stOSC
+			} else {
+				s.st = stStr
+			}
+		}
+	}
+	s.endedMidText = s.st != stGround || (len(p) > 0 && p[len(p)-1] >= 0x20 && p[len(p)-1] != 0x7f)
+}
+
+// putASCII writes a run of printable ASCII at the cursor.
+func (s *screen) putASCII(run []byte) {
+	s.lastPrinted = run[len(run)-1]
+	for len(run) > 0 {
+		if s.wrapPending {
+			s.autowrap()
+		}
+		row := s.lines[s.y]
+		n := copy(row[s.x:], run)
+		s.markDirty(s.y)
+		run = run[n:]
+		s.x += n
+		if s.x >= s.cols {
+			s.x = s.cols - 1
+			if s.noAutowrap {
+				if len(run) > 0 {
+					row[s.cols-1] = run[len(run)-1]
+				}
+				return
+			}
+			s.wrapPending = true
+		}
+	}
+}
+
+// putRune writes one non-ASCII character.
+func (s *screen) putRune(r rune) {
+	w := runeWidth(r)
+	if w == 0 {
+		return
+	}
+	cell := byte(cellOther)
+	switch r {
+	case '…':
+		cell = cellEllipsis
+	case 0xa0: // no-break space: Claude Code's prompt uses it after ❯
+		cell = cellBlank
+	}
+	if s.wrapPending || (w == 2 && s.x == s.cols-1 && !s.noAutowrap) {
+		s.autowrap()
+	}
+	row := s.lines[s.y]
+	row[s.x] = cell
+	if w == 2 && s.x+1 < s.cols {
+		row[s.x+1] = cellOther
+	}
+	s.markDirty(s.y)
+	s.lastPrinted = cell
+	s.x += w
+	if s.x >= s.cols {
+		s.x = s.cols - 1
+		if !s.noAutowrap {
+			s.wrapPending = true
+		}
+	}
+}
+
+func (s *screen) autowrap() {
+	s.wrapPending = false
+	s.wrapped[s.y] = true
+	s.x = 0
+	s.index()
+}
+
+// index moves the cursor down one row, scrolling at the bottom margin.
+func (s *screen) index() {
+	switch {
+	case s.y == s.bot:
+		s.scrollUp(s.top, s.bot, 1)
+	case s.y < s.rows-1:
+		s.y++
+	}
+}
+
+func (s *screen) reverseIndex() {
+	switch {
+	case s.y == s.top:
+		s.scrollDown(s.top, s.bot, 1)
+	case s.y > 0:
+		s.y--
+	}
+}
+
+// scrollUp moves rows top+n..bot up by n; the rows that leave are scanned
+// first if they hold unscanned text, so bulk output never slips past.
+func (s *screen) scrollUp(top, bot, n int) {
+	if top > bot {
+		return
+	}
+	n = min(n, bot-top+1)
+	for k := range n {
+		if s.dirty[top+k] && s.onScrollOff != nil {
+			s.onScrollOff(top + k)
+		}
+	}
+	if top == 0 && bot == s.rows-1 {
+		s.scrolled += int64(n)
+	}
+	for k := range n {
+		gone := s.lines[top]
+		copy(s.lines[top:bot], s.lines[top+1:bot+1])
+		copy(s.dirty[top:bot], s.dirty[top+1:bot+1])
+		copy(s.wrapped[top:bot], s.wrapped[top+1:bot+1])
+		s.lines[bot] = gone
+		s.dirty[bot] = false
+		s.wrapped[bot] = false
+		s.clearCells(bot, 0, s.cols)
+		_ = k // the loop counts rows, its index is not needed
+	}
+	s.recomputeDirtyRange()
+}
+
+func (s *screen) scrollDown(top, bot, n int) {
+	if top > bot {
+		return
+	}
+	n = min(n, bot-top+1)
+	for range n {
+		gone := s.lines[bot]
+		copy(s.lines[top+1:bot+1], s.lines[top:bot])
+		copy(s.dirty[top+1:bot+1], s.dirty[top:bot])
+		copy(s.wrapped[top+1:bot+1], s.wrapped[top:bot])
+		s.lines[top] = gone
+		s.dirty[top] = false
+		s.wrapped[top] = false
+		s.clearCells(top, 0, s.cols)
+	}
+	s.recomputeDirtyRange()
+}
+
+func (s *screen) recomputeDirtyRange() {
+	s.dirtyLo, s.dirtyHi = s.rows, -1
+	for r, d := range s.dirty {
+		if d {
+			s.dirtyLo = min(s.dirtyLo, r)
+			s.dirtyHi = max(s.dirtyHi, r)
+		}
+	}
+}
+
+func (s *screen) control(c byte) {
+	switch c {
+	case '\r':
+		s.x = 0
+		s.wrapPending = false
+	case '\n', 0x0b, 0x0c:
+		row := s.y
+		s.wrapPending = false
+		if s.newlineIsCR {
+			s.x = 0
+		}
+		if s.onLineFeed != nil {
+			s.onLineFeed(row)
+		}
+		s.index()
+	case '\b':
+		if s.x > 0 {
+			s.x--
+		}
+		s.wrapPending = false
+	case '\t':
+		s.x = min((s.x/8+1)*8, s.cols-1)
+	case 0x1b:
+		s.st = stEsc
+	}
+	// BEL, SO, SI, NUL and the rest change nothing on the grid.
+}
+
+func (s *screen) escape(c byte) {
+	s.st = stGround
+	switch c {
+	case '[':
+		s.st = stCSI
+		s.nparam = 0
+		s.params[0] = 0
+		s.private = 0
+		s.inter = 0
+	case ']':
+		s.st = stOSC
+	case 'P', 'X', '^', '_':
+		s.st = stStr
+	case '(', ')', '*', '+', '-', '.', '/', '#', '%', ' ':
+		s.st = stEscSkip // one more byte names a charset or similar
+	case '7':
+		s.savedX, s.savedY = s.x, s.y
+	case '8':
+		s.x, s.y = s.savedX, s.savedY
+		s.wrapPending = false
+	case 'D':
+		s.index()
+	case 'E':
+		s.x = 0
+		s.index()
+	case 'M':
+		s.reverseIndex()
+	case 'c':
+		s.reset()
+	case 0x1b:
+		s.st = stEsc
+	}
+}
+
+func (s *screen) csiByte(c byte) {
+	switch {
+	case c >= '0' && c <= '9':
+		if s.nparam == 0 {
+			s.nparam = 1
+		}
+		if v := &s.params[s.nparam-1]; *v < 100000 {
+			*v = *v*10 + int(c-'0')
+		}
+	case c == ';' || c == ':':
+		if s.nparam == 0 {
+			s.nparam = 1
+		}
+		if s.nparam < maxParams {
+			s.params[s.nparam] = 0
+			s.nparam++
+		}
+	case c >= '<' && c <= '?':
+		s.private = c
+	case c >= 0x20 && c <= 0x2f:
+		s.inter = c
+	case c >= 0x40 && c <= 0x7e:
+		s.st = stGround
+		s.csi(c)
+	case c == 0x1b:
+		s.st = stEsc
+	case c == 0x18 || c == 0x1a:
+		s.st = stGround
+	default:
+		// Other control bytes inside a CSI are executed, as xterm does.
+		if c < 0x20 {
+			s.control(c)
+		}
+	}
+}
+
+// param returns parameter i, or def when it is absent or zero.
+func (s *screen) param(i, def int) int {
+	if i >= s.nparam || s.params[i] == 0 {
+		return def
+	}
+	return s.params[i]
+}
+
+func (s *screen) csi(final byte) {
+	if s.inter != 0 {
+		return // e.g. DECSCUSR "CSI 2 SP q": no effect on cells
+	}
+	if s.private != 0 {
+		if s.private == '?' && (final == 'h' || final == 'l') {
+			for i := 0; i < max(s.nparam, 1); i++ {
+				s.decMode(s.params[i], final == 'h')
+			}
+		}
+		return
+	}
+	n := s.param(0, 1)
+	switch final {
+	case 'A':
+		s.y = max(s.y-n, 0)
+	case 'B', 'e':
+		s.y = min(s.y+n, s.rows-1)
+	case 'C', 'a':
+		s.x = min(s.x+n, s.cols-1)
+	case 'D':
+		s.x = max(s.x-n, 0)
+	case 'E':
+		s.y = min(s.y+n, s.rows-1)
+		s.x = 0
+	case 'F':
+		s.y = max(s.y-n, 0)
+		s.x = 0
+	case 'G', '`':
+		s.x = min(n-1, s.cols-1)
+	case 'd':
+		s.y = min(n-1, s.rows-1)
+	case 'H', 'f':
+		s.y = min(n-1, s.rows-1)
+		s.x = min(s.param(1, 1)-1, s.cols-1)
+	case 'J':
+		s.eraseDisplay(s.param(0, 0))
+	case 'K':
+		switch s.param(0, 0) {
+		case 0:
+			s.clearCells(s.y, s.x, s.cols)
+		case 1:
+			s.clearCells(s.y, 0, s.x+1)
+		case 2:
+			s.clearCells(s.y, 0, s.cols)
+		}
+	case 'X':
+		s.clearCells(s.y, s.x, s.x+n)
+	case '@':
+		row := s.lines[s.y]
+		if s.x+n < s.cols {
+			copy(row[s.x+n:], row[s.x:s.cols-n])
+		}
+		s.clearCells(s.y, s.x, s.x+n)
+	case 'P':
+		row := s.lines[s.y]
+		if s.x+n < s.cols {
+			copy(row[s.x:], row[s.x+n:])
+		}
+		s.clearCells(s.y, max(s.cols-n, s.x), s.cols)
+	case 'L':
+		if s.y >= s.top && s.y <= s.bot {
+			s.scrollDown(s.y, s.bot, n)
+		}
+	case 'M':
+		if s.y >= s.top && s.y <= s.bot {
+			s.scrollUp(s.y, s.bot, n)
+		}
+	case 'S':
+		s.scrollUp(s.top, s.bot, n)
+	case 'T':
+		s.scrollDown(s.top, s.bot, n)
+	case 'b':
+		if s.lastPrinted >= 0x20 && s.lastPrinted < 0x7f {
+			var buf [64]byte
+			for n > 0 {
+				k := min(n, len(buf))
+				for i := range k {
+					buf[i] = s.lastPrinted
+				}
+				s.putASCII(buf[:k])
+				n -= k
+			}
+		}
+	case 'r':
+		top := s.param(0, 1) - 1
+		bot := s.param(1, s.rows) - 1
+		if top < bot && bot < s.rows {
+			s.top, s.bot = top, bot
+		} else {
+			s.top, s.bot = 0, s.rows-1
+		}
+		s.x, s.y = 0, 0
+	case 's':
+		s.savedX, s.savedY = s.x, s.y
+	case 'u':
+		s.x, s.y = s.savedX, s.savedY
+	default:
+		return // SGR and the rest move nothing
+	}
+	s.wrapPending = false
+}
+
+func (s *screen) eraseDisplay(mode int) {
+	switch mode {
+	case 0:
+		s.clearCells(s.y, s.x, s.cols)
+		for r := s.y + 1; r < s.rows; r++ {
+			s.clearCells(r, 0, s.cols)
+		}
+	case 1:
+		for r := 0; r < s.y; r++ {
+			s.clearCells(r, 0, s.cols)
+		}
+		s.clearCells(s.y, 0, s.x+1)
+	case 2, 3:
+		s.clearAll()
+	}
+}
+
+// clearAll erases every cell; text not yet scanned is scanned first so a
+// frame drawn and cleared within one write is still seen.
+func (s *screen) clearAll() {
+	for r := range s.lines {
+		if s.dirty[r] && s.onScrollOff != nil {
+			s.onScrollOff(r)
+		}
+	}
+	for r := range s.lines {
+		s.clearCells(r, 0, s.cols)
+		s.dirty[r] = false
+		s.wrapped[r] = false
+	}
+	s.dirtyLo, s.dirtyHi = s.rows, -1
+}
+
+func (s *screen) decMode(mode int, on bool) {
+	switch mode {
+	case 7:
+		s.noAutowrap = !on
+	case 47, 1047, 1049:
+		// The alternate screen starts blank; leaving it shows the main
+		// screen again, which the detector has no need to remember.
+		if mode == 1049 && on {
+			s.savedX, s.savedY = s.x, s.y
+		}
+		s.clearAll()
+		if mode == 1049 && !on {
+			s.x, s.y = s.savedX, s.savedY
+		}
+	}
+}
+
+// runeWidth is the number of columns a character takes, close enough to
+// wcwidth for Claude Code's output: zero for combining marks and joiners,
+// two for East Asian wide characters and emoji, one otherwise.
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x300:
+		return 1
+	case r <= 0x36f, r >= 0x200b && r <= 0x200f, r >= 0x2028 && r <= 0x202e,
+		r >= 0x2060 && r <= 0x2064, r >= 0xfe00 && r <= 0xfe0f, r == 0xfeff,
+		r >= 0xe0100 && r <= 0xe01ef:
+		return 0
+	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0x303e,
+		r >= 0x3041 && r <= 0x33ff, r >= 0x3400 && r <= 0x4dbf,
+		r >= 0x4e00 && r <= 0x9fff, r >= 0xa000 && r <= 0xa4cf,
+		r >= 0xac00 && r <= 0xd7a3, r >= 0xf900 && r <= 0xfaff,
+		r >= 0xfe30 && r <= 0xfe4f, r >= 0xff00 && r <= 0xff60,
+		r >= 0xffe0 && r <= 0xffe6, r >= 0x1f300 && r <= 0x1f64f,
+		r >= 0x1f900 && r <= 0x1f9ff, r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
+}
+
+// text returns row r with trailing blanks removed, for tests and debugging.
+func (s *screen) text(r int) string {
+	row := s.lines[r]
+	end := len(row)
+	for end > 0 && row[end-1] == cellBlank {
+		end--
+	}
+	out := make([]rune, 0, end)
+	for _, c := range row[:end] {
+		switch {
+		case c == cellEllipsis:
+			out = append(out, '…')
+		case c >= 0x80:
+			out = append(out, '▪')
+		default:
+			out = append(out, rune(c))
+		}
+	}
+	return string(out)
+}
