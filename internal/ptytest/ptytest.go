@@ -304,6 +304,32 @@ func (tm *Term) ScreenCount(text string) int {
 	return bytes.Count(Squeeze(tm.Output()), Squeeze([]byte(text)))
 }
 
+// WaitQuiet waits until the child has written nothing for quiet, so that a
+// TUI has finished redrawing, and fails the test if that does not happen
+// within timeout (a spinner never goes quiet). It is for recording and
+// inspecting screens, not for synchronizing on an event: wait for the text
+// that announces the event instead.
+func (tm *Term) WaitQuiet(t testing.TB, quiet, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		tm.mu.Lock()
+		ch, eof := tm.changed, tm.readEOF
+		tm.mu.Unlock()
+		if eof {
+			return
+		}
+		select {
+		case <-ch: // new output: start the quiet period again
+		case <-time.After(quiet):
+			return
+		case <-deadline.C:
+			t.Fatalf("ptytest: output did not pause for %v within %v\n%s", quiet, timeout, describe(tm.Output()))
+		}
+	}
+}
+
 // Wait waits for the child to exit and for its output to end (bounded by a
 // short grace period, as a grandchild can hold the terminal open), and
 // returns its exit code: 128+N if it died of signal N. It fails the test if
