@@ -2,10 +2,12 @@ package detect
 
 import (
 	"bytes"
-	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -30,10 +32,35 @@ func bulkText(n int) []byte {
 	return b.Bytes()[:n]
 }
 
+// goSource returns n bytes of the Go standard library's source, with CRLF
+// line ends as a terminal receives them: realistic text a tool prints.
+func goSource(tb testing.TB, n int) []byte {
+	var b bytes.Buffer
+	root := filepath.Join(runtime.GOROOT(), "src")
+	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || b.Len() >= n {
+			return filepath.SkipAll
+		}
+		if e.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		x, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		b.Write(bytes.ReplaceAll(x, []byte("\n"), []byte("\r\n")))
+		return nil
+	})
+	if err != nil || b.Len() < n {
+		tb.Fatalf("reading Go source under %s: %v (%d bytes)", root, err, b.Len())
+	}
+	return b.Bytes()[:n]
+}
+
 // BenchmarkDetectorBulkText measures throughput on plain text lines fed in
 // 32 KiB writes, the size of the proxy's copy buffer.
 func BenchmarkDetectorBulkText(b *testing.B) {
-	data := bulkText(8 << 20)
+	data := goSource(b, 8<<20)
 	const chunk = 32 << 10
 	d := New()
 	d.Resize(120, 40)
@@ -50,7 +77,7 @@ func BenchmarkDetectorBulkText(b *testing.B) {
 // real Claude Code in testdata, fed in writes the size the recordings were
 // read in where known, else 4 KiB.
 func BenchmarkDetectorRecorded(b *testing.B) {
-	files, _ := filepath.Glob(os.Getenv("RECS"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.raw"))
 	var data []byte
 	for _, f := range files {
 		x, err := os.ReadFile(f)
@@ -63,7 +90,6 @@ func BenchmarkDetectorRecorded(b *testing.B) {
 		b.Fatal("no recordings")
 	}
 	const chunk = 4 << 10
-	fmt.Sprint()
 	d := New()
 	d.Resize(80, 30)
 	b.SetBytes(int64(len(data)))

@@ -145,12 +145,12 @@ func newDetector(plain bool) *Detector {
 	d.scr.newlineIsCR = plain
 	if plain {
 		d.scr.onLineFeed = d.plainLine
-		d.scr.onScrollOff = func(r int) { d.scr.dirty[r] = false }
 	} else {
-		d.scr.onScrollOff = func(r int) {
+		d.scr.onClear = func(r int) {
 			d.scr.dirty[r] = false
 			d.checkRow(r)
 		}
+		d.scr.onHome = func() { d.scanDirty(false) }
 	}
 	return d
 }

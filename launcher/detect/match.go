@@ -28,13 +28,10 @@ var (
 
 // squeeze appends the cells of row without blanks to dst.
 func squeeze(dst, row []byte) []byte {
-	for len(row) > 0 {
-		i := bytes.IndexByte(row, cellBlank)
-		if i < 0 {
-			return append(dst, row...)
+	for _, c := range row {
+		if c != cellBlank {
+			dst = append(dst, c)
 		}
-		dst = append(dst, row[:i]...)
-		row = row[i+1:]
 	}
 	return dst
 }

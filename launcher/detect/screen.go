@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/binary"
 	"unicode/utf8"
 )
@@ -42,11 +43,20 @@ const (
 // on resize.
 type screen struct {
 	cols, rows int
-	lines      [][]byte // rows × cols cells
+	lines      [][]byte // rows × cols cells: a window on ringLines
 	dirty      []bool   // row written since last scanned
 	wrapped    []bool   // row continued onto the next one by autowrap
-	dirtyLo    int      // smallest dirty row, rows if none
-	dirtyHi    int      // largest dirty row, -1 if none
+	blank      []byte   // cols blanks, to erase with copy
+
+	// The rows live in rings twice the screen's height so that scrolling
+	// the whole screen, the common case in bulk output, moves a window
+	// instead of every row.
+	ringLines   [][]byte
+	ringDirty   []bool
+	ringWrapped []bool
+	base        int
+	dirtyLo     int // smallest dirty row, rows if none
+	dirtyHi     int // largest dirty row, -1 if none
 
 	x, y         int
 	wrapPending  bool // cursor sits past the last column (xterm's "wrapnext")
@@ -57,9 +67,11 @@ type screen struct {
 	lastPrinted  byte // for REP
 	newlineIsCR  bool // plain (pipe) output: LF also returns the carriage
 	scrolled     int64
-	onScrollOff  func(row int)
+	onClear      func(row int)
+	onHome       func()
 	onLineFeed   func(row int)
 	endedMidText bool // last Write ended inside text or a sequence
+	noSkipBefore int  // skipScrolled already failed on p up to here
 
 	st      int
 	params  [maxParams]int
@@ -95,16 +107,22 @@ func (s *screen) resize(cols, rows int) {
 	for i := range cells {
 		cells[i] = cellBlank
 	}
-	lines := make([][]byte, rows)
-	for r := range lines {
-		lines[r] = cells[r*cols : (r+1)*cols : (r+1)*cols]
+	ring := make([][]byte, 2*rows)
+	for r := range rows {
+		ring[r] = cells[r*cols : (r+1)*cols : (r+1)*cols]
 		if r < len(s.lines) {
-			copy(lines[r], s.lines[r])
+			copy(ring[r], s.lines[r])
 		}
 	}
-	s.lines = lines
-	s.dirty = make([]bool, rows)
-	s.wrapped = make([]bool, rows)
+	s.blank = make([]byte, cols)
+	copy(s.blank, cells[:cols])
+	s.ringLines = ring
+	s.ringDirty = make([]bool, 2*rows)
+	s.ringWrapped = make([]bool, 2*rows)
+	s.base = 0
+	s.lines = ring[:rows]
+	s.dirty = s.ringDirty[:rows]
+	s.wrapped = s.ringWrapped[:rows]
 	s.cols, s.rows = cols, rows
 	s.dirtyLo, s.dirtyHi = rows, -1
 	s.top, s.bot = 0, rows-1
@@ -139,11 +157,10 @@ func (s *screen) markDirty(r int) {
 }
 
 func (s *screen) clearCells(r, from, to int) {
-	row := s.lines[r]
 	from = max(from, 0)
 	to = min(to, s.cols)
-	for i := from; i < to; i++ {
-		row[i] = cellBlank
+	if from < to {
+		copy(s.lines[r][from:to], s.blank)
 	}
 }
 
@@ -173,97 +190,239 @@ func printableRun(p []byte) int {
 	return i
 }
 
-// write feeds terminal output through the emulator.
+// write feeds terminal output through the emulator. The common shapes —
+// runs of printable ASCII, whole CSI sequences, whole UTF-8 characters —
+// are handled in place; anything split across writes or unusual goes
+// through step, the byte-at-a-time state machine.
 func (s *screen) write(p []byte) {
 	i := 0
+	for i < len(p) && s.st != stGround {
+		i = s.step(p, i)
+	}
 	for i < len(p) {
-		if s.st == stGround {
-			if n := printableRun(p[i:]); n > 0 {
-				s.putASCII(p[i : i+n])
-				i += n
-				continue
-			}
-			c := p[i]
-			i++
-			if c < 0x20 || c == 0x7f {
-				s.control(c)
-				continue
-			}
-			// A UTF-8 lead byte (or a stray continuation byte).
-			switch {
-			case c&0xe0 == 0xc0:
-				s.needUTF = 2
-			case c&0xf0 == 0xe0:
-				s.needUTF = 3
-			case c&0xf8 == 0xf0:
-				s.needUTF = 4
-			default:
-				s.putRune(utf8.RuneError)
-				continue
-			}
-			s.utf[0] = c
-			s.nutf = 1
-			s.st = stUTF8
-			continue
-		}
 		c := p[i]
-		i++
-		switch s.st {
-		case stUTF8:
-			if c&0xc0 != 0x80 {
-				// Malformed: show a replacement and reprocess c.
-				s.st = stGround
-				s.putRune(utf8.RuneError)
-				i--
-				continue
-			}
-			s.utf[s.nutf] = c
-			s.nutf++
-			if s.nutf == s.needUTF {
-				s.st = stGround
-				r, _ := utf8.DecodeRune(s.utf[:s.nutf])
-				s.putRune(r)
-			}
-		case stEsc:
-			s.escape(c)
-		case stEscSkip:
-			s.st = stGround
-		case stCSI:
-			s.csiByte(c)
-		case stOSC, stStr:
-			// Skip the string body quickly up to its terminator.
-			j := i - 1
-			for j < len(p) && p[j] != 0x07 && p[j] != 0x1b && p[j] != 0x18 && p[j] != 0x1a {
+		switch {
+		case c >= 0x20 && c < 0x7f:
+			n := printableRun(p[i:])
+			s.putASCII(p[i : i+n])
+			i += n
+			continue
+		case c == 0x1b && i+1 < len(p) && p[i+1] == '[':
+			j := i + 2
+			for j < len(p) && p[j] >= 0x20 && p[j] < 0x40 {
 				j++
 			}
-			i = j
-			if j < len(p) {
-				t := p[j]
-				i++
-				switch {
-				case t == 0x1b:
-					if s.st == stOSC {
-						s.st = stOSCEsc
-					} else {
-						s.st = stStrEsc
-					}
-				case t == 0x07 && s.st == stOSC:
-					s.st = stGround
-				case t == 0x18 || t == 0x1a:
-					s.st = stGround
+			if j < len(p) && p[j] >= 0x40 && p[j] <= 0x7e {
+				if p[j] != 'm' { // SGR, the most common, moves nothing
+					s.csiBytes(p[i+2:j], p[j])
 				}
+				i = j + 1
+				continue
 			}
-		case stOSCEsc, stStrEsc:
-			if c == '\\' {
-				s.st = stGround
-			} else if s.st == stOSCEsc {
-				s.st = stOSC
-			} else {
-				s.st = stStr
+		case c >= 0xe0 && c < 0xf0 && i+2 < len(p) && p[i+1]&0xc0 == 0x80 && p[i+2]&0xc0 == 0x80:
+			// Three-byte characters: box drawing, "…", "❯", spinners.
+			s.putRune(rune(c&0x0f)<<12 | rune(p[i+1]&0x3f)<<6 | rune(p[i+2]&0x3f))
+			i += 3
+			continue
+		case c >= 0xc0 && c < 0xf8:
+			if r, size := utf8.DecodeRune(p[i:]); size > 1 {
+				s.putRune(r)
+				i += size
+				continue
 			}
+		case c == '\n' && i >= s.noSkipBefore:
+			i = s.step(p, i)
+			i = s.skipScrolled(p, i)
+			continue
+		}
+		i = s.step(p, i)
+		for i < len(p) && s.st != stGround {
+			i = s.step(p, i)
 		}
 	}
+	s.noSkipBefore = 0
 	s.endedMidText = s.st != stGround || (len(p) > 0 && p[len(p)-1] >= 0x20 && p[len(p)-1] != 0x7f)
+}
+
+// csiBytes runs a complete CSI sequence: parameter and intermediate bytes,
+// then its final byte.
+func (s *screen) csiBytes(b []byte, final byte) {
+	s.nparam, s.private, s.inter = 0, 0, 0
+	v, have := 0, false
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if v < 100000 {
+				v = v*10 + int(c-'0')
+			}
+			have = true
+		case c == ';' || c == ':':
+			if s.nparam < maxParams {
+				s.params[s.nparam] = v
+				s.nparam++
+			}
+			v, have = 0, true
+		case c >= '<' && c <= '?':
+			s.private = c
+		default:
+			s.inter = c
+		}
+	}
+	if have && s.nparam < maxParams {
+		s.params[s.nparam] = v
+		s.nparam++
+	}
+	s.csi(final)
+}
+
+// skipScrolled is a shortcut for bulk text, exact by construction. At i
+// the cursor is at the start of the bottom row of a full-screen scroll
+// region. If the text from i holds at least rows more CR LF-ended lines
+// before any escape sequence that could move the cursor (colours may
+// appear), then everything drawn before the last rows of those lines
+// scrolls off the screen before the write ends, and the screen does not
+// read what leaves it: only those last lines need drawing. It returns
+// where to go on; when the shortcut does not apply, it notes the end of the
+// segment so it is not tried again there.
+func (s *screen) skipScrolled(p []byte, i int) int {
+	if s.x != 0 || s.wrapPending || s.y != s.rows-1 || s.top != 0 || s.bot != s.rows-1 || s.onLineFeed != nil {
+		return i
+	}
+	end := segmentEnd(p, i)
+	s.noSkipBefore = end
+	seg := p[i:end]
+	if len(seg) < 4*s.rows {
+		return i
+	}
+	k := len(seg)
+	for n := 0; n <= s.rows; n++ {
+		k = bytes.LastIndexByte(seg[:k], '\n')
+		if k < 0 {
+			return i
+		}
+	}
+	// seg[k] is the LF before the last rows lines; it must end a CR LF so
+	// the tail starts at column 0.
+	if k < 1 || seg[k-1] != '\r' {
+		return i
+	}
+	for r := range s.lines {
+		copy(s.lines[r], s.blank)
+		s.dirty[r] = false
+		s.wrapped[r] = false
+	}
+	s.dirtyLo, s.dirtyHi = s.rows, -1
+	return i + k + 1
+}
+
+// segmentEnd returns the index of the first escape sequence at or after i
+// that is not a complete SGR (colour) sequence, or len(p).
+func segmentEnd(p []byte, i int) int {
+	for {
+		k := bytes.IndexByte(p[i:], 0x1b)
+		if k < 0 {
+			return len(p)
+		}
+		j := i + k + 1
+		if j >= len(p) || p[j] != '[' {
+			return i + k
+		}
+		j++
+		for j < len(p) && (p[j] >= '0' && p[j] <= '9' || p[j] == ';' || p[j] == ':') {
+			j++
+		}
+		if j >= len(p) || p[j] != 'm' {
+			return i + k
+		}
+		i = j + 1
+	}
+}
+
+// step advances the state machine by one byte at p[i] (or over the body of
+// a string sequence) and returns the index of the next unread byte.
+func (s *screen) step(p []byte, i int) int {
+	c := p[i]
+	i++
+	switch s.st {
+	case stGround:
+		if c < 0x20 || c == 0x7f {
+			s.control(c)
+			return i
+		}
+		if c < 0x80 {
+			s.putASCII(p[i-1 : i])
+			return i
+		}
+		// A UTF-8 lead byte split from the rest, or a stray byte.
+		switch {
+		case c&0xe0 == 0xc0:
+			s.needUTF = 2
+		case c&0xf0 == 0xe0:
+			s.needUTF = 3
+		case c&0xf8 == 0xf0:
+			s.needUTF = 4
+		default:
+			s.putRune(utf8.RuneError)
+			return i
+		}
+		s.utf[0] = c
+		s.nutf = 1
+		s.st = stUTF8
+	case stUTF8:
+		if c&0xc0 != 0x80 {
+			// Malformed: show a replacement and read c again.
+			s.st = stGround
+			s.putRune(utf8.RuneError)
+			return i - 1
+		}
+		s.utf[s.nutf] = c
+		s.nutf++
+		if s.nutf == s.needUTF {
+			s.st = stGround
+			r, _ := utf8.DecodeRune(s.utf[:s.nutf])
+			s.putRune(r)
+		}
+	case stEsc:
+		s.escape(c)
+	case stEscSkip:
+		s.st = stGround
+	case stCSI:
+		s.csiByte(c)
+	case stOSC, stStr:
+		// Skip the string body up to its terminator.
+		j := i - 1
+		for j < len(p) && p[j] != 0x07 && p[j] != 0x1b && p[j] != 0x18 && p[j] != 0x1a {
+			j++
+		}
+		if j == len(p) {
+			return j
+		}
+		switch p[j] {
+		case 0x1b:
+			if s.st == stOSC {
+				s.st = stOSCEsc
+			} else {
+				s.st = stStrEsc
+			}
+		case 0x07:
+			if s.st == stOSC {
+				s.st = stGround
+			}
+		default: // CAN, SUB cancel the sequence
+			s.st = stGround
+		}
+		return j + 1
+	case stOSCEsc, stStrEsc:
+		switch {
+		case c == '\\':
+			s.st = stGround
+		case s.st == stOSCEsc:
+			s.st = stOSC
+		default:
+			s.st = stStr
+		}
+	}
+	return i
 }
 
 // putASCII writes a run of printable ASCII at the cursor.
@@ -349,20 +508,27 @@ func (s *screen) reverseIndex() {
 	}
 }
 
-// scrollUp moves rows top+n..bot up by n; the rows that leave are scanned
-// first if they hold unscanned text, so bulk output never slips past.
+// scrollUp moves rows top+n..bot up by n. What leaves the screen is not
+// read: Claude Code's live lines (the spinner, the input box) never scroll
+// away while they matter, and plain output is read line by line instead.
 func (s *screen) scrollUp(top, bot, n int) {
 	if top > bot {
 		return
 	}
 	n = min(n, bot-top+1)
-	for k := range n {
-		if s.dirty[top+k] && s.onScrollOff != nil {
-			s.onScrollOff(top + k)
-		}
-	}
 	if top == 0 && bot == s.rows-1 {
 		s.scrolled += int64(n)
+		for range n {
+			s.scrollFull()
+		}
+		if s.dirtyHi >= 0 {
+			s.dirtyLo = max(s.dirtyLo-n, 0)
+			s.dirtyHi -= n
+			if s.dirtyHi < 0 {
+				s.dirtyLo = s.rows
+			}
+		}
+		return
 	}
 	for k := range n {
 		gone := s.lines[top]
@@ -376,6 +542,27 @@ func (s *screen) scrollUp(top, bot, n int) {
 		_ = k // the loop counts rows, its index is not needed
 	}
 	s.recomputeDirtyRange()
+}
+
+// scrollFull scrolls the whole screen up one row by moving the window on
+// the rings; every rows scrolls the window is moved back to the start.
+func (s *screen) scrollFull() {
+	gone := s.lines[0]
+	if s.base+s.rows == len(s.ringLines) {
+		copy(s.ringLines, s.ringLines[s.base:])
+		copy(s.ringDirty, s.ringDirty[s.base:])
+		copy(s.ringWrapped, s.ringWrapped[s.base:])
+		s.base = 0
+	}
+	s.base++
+	s.lines = s.ringLines[s.base : s.base+s.rows]
+	s.dirty = s.ringDirty[s.base : s.base+s.rows]
+	s.wrapped = s.ringWrapped[s.base : s.base+s.rows]
+	last := s.rows - 1
+	s.lines[last] = gone
+	s.dirty[last] = false
+	s.wrapped[last] = false
+	copy(gone, s.blank)
 }
 
 func (s *screen) scrollDown(top, bot, n int) {
@@ -545,6 +732,11 @@ func (s *screen) csi(final byte) {
 	case 'd':
 		s.y = min(n-1, s.rows-1)
 	case 'H', 'f':
+		if s.onHome != nil && s.param(0, 1) == 1 && s.param(1, 1) == 1 {
+			// Claude Code starts each frame from home: the previous
+			// frame is complete, read it before it is overwritten.
+			s.onHome()
+		}
 		s.y = min(n-1, s.rows-1)
 		s.x = min(s.param(1, 1)-1, s.cols-1)
 	case 'J':
@@ -636,8 +828,8 @@ func (s *screen) eraseDisplay(mode int) {
 // frame drawn and cleared within one write is still seen.
 func (s *screen) clearAll() {
 	for r := range s.lines {
-		if s.dirty[r] && s.onScrollOff != nil {
-			s.onScrollOff(r)
+		if s.dirty[r] && s.onClear != nil {
+			s.onClear(r)
 		}
 	}
 	for r := range s.lines {
