@@ -15,7 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/sso"
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 )
@@ -228,8 +231,49 @@ func checkAWS(ctx context.Context, in Input) *awsState {
 			cfg.BaseEndpoint = aws.String(sc.BaseEndpoint)
 		}
 	}
+	if ssoSC == sc && sc != nil {
+		cfg.Credentials = ssoProvider(in, cfg, sc)
+	}
 	a.cfg = cfg
 	return a
+}
+
+// ssoProvider builds the SSO credential provider the SDK would build for a
+// profile that uses SSO itself, but with the token cache under in.Home: the
+// SDK finds its cache through the process's home directory, which tests must
+// not depend on. (A role assumed from an SSO profile keeps the SDK's own
+// chain; in a real run both homes are the same.)
+func ssoProvider(in Input, cfg aws.Config, sc *config.SharedConfig) aws.CredentialsProvider {
+	c := cfg.Copy()
+	c.Region = sc.SSORegion
+	key := sc.SSOStartURL
+	if sc.SSOSession != nil {
+		c.Region, key = sc.SSOSession.SSORegion, sc.SSOSession.Name
+	}
+	cache := ssoCachePath(in, key)
+	opts := []func(*ssocreds.Options){func(o *ssocreds.Options) { o.CachedTokenFilepath = cache }}
+	if sc.SSOSession != nil {
+		oidc := ssooidc.NewFromConfig(c, func(o *ssooidc.Options) {
+			if e := endpointFor(in, "SSO_OIDC"); e != nil {
+				o.BaseEndpoint = e
+			}
+		})
+		tokens := ssocreds.NewSSOTokenProvider(oidc, cache)
+		opts = append(opts, func(o *ssocreds.Options) { o.SSOTokenProvider = tokens })
+	}
+	portal := sso.NewFromConfig(c, func(o *sso.Options) {
+		if e := endpointFor(in, "SSO"); e != nil {
+			o.BaseEndpoint = e
+		}
+	})
+	return aws.NewCredentialsCache(ssocreds.New(portal, sc.SSOAccountID, sc.SSORoleName, sc.SSOStartURL, opts...))
+}
+
+// ssoCachePath is where the AWS CLI and SDKs cache the SSO token for a
+// session name (or, in the legacy configuration, a start URL).
+func ssoCachePath(in Input, key string) string {
+	sum := sha1.Sum([]byte(key))
+	return filepath.Join(in.Home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
 }
 
 // profileMissing reports whether err says a shared-config profile does not exist.
@@ -314,8 +358,7 @@ func (a *awsState) checkSSOCache(in Input, sc *config.SharedConfig) {
 	if sc.SSOSession != nil {
 		key = sc.SSOSession.Name
 	}
-	sum := sha1.Sum([]byte(key))
-	path := filepath.Join(in.Home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+	path := ssoCachePath(in, key)
 	fix := "aws sso login --profile " + shellQuote(a.profile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -380,28 +423,36 @@ func joinFix(a, b string) string {
 
 // callError turns a failed AWS call into a status and a reason: a timeout or
 // an unreachable endpoint means the check could not be done; an answer from
-// AWS (an API error) or unusable credentials is a failure.
-func callError(ctx context.Context, in Input, service string, err error) (Status, string) {
+// AWS (an API error) is a failure. Unusable credentials are a failure of the
+// check that owns them (credOwner: identity) and make the others unchecked,
+// so one problem is reported once.
+func callError(ctx context.Context, in Input, service string, err error, credOwner bool) (Status, string) {
 	var ae smithy.APIError
+	msg := err.Error()
 	switch {
 	case errors.As(err, &ae):
 		return Fail, fmt.Sprintf("%s answered %s: %s", service, ae.ErrorCode(), ae.ErrorMessage())
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		return Unchecked, fmt.Sprintf("%s did not answer within %s", service, in.Timeout)
-	case strings.Contains(err.Error(), "get identity"):
+	case strings.Contains(msg, "get identity: "):
 		// The signer could not get credentials: the SDK wraps that as "get identity: ...".
-		return Fail, "no usable credentials: " + lastPart(err.Error())
+		if !credOwner {
+			return Unchecked, "no usable credentials (see identity)"
+		}
+		return Fail, "no usable credentials: " + after(msg, "get identity: ", "get credentials: ")
 	}
-	return Unchecked, fmt.Sprintf("could not reach %s: %s", service, lastPart(err.Error()))
+	return Unchecked, fmt.Sprintf("could not reach %s: %s", service, after(msg, "request send failed, "))
 }
 
-// lastPart keeps the innermost reason of a long wrapped SDK error.
-func lastPart(s string) string {
-	parts := strings.Split(s, ", ")
-	if len(parts) > 2 {
-		return strings.Join(parts[len(parts)-2:], ", ")
+// after keeps what follows the last of the markers in an SDK error, the part
+// that says what went wrong; the whole message when none is there.
+func after(msg string, markers ...string) string {
+	for i := len(markers) - 1; i >= 0; i-- {
+		if j := strings.LastIndex(msg, markers[i]); j >= 0 {
+			return msg[j+len(markers[i]):]
+		}
 	}
-	return s
+	return msg
 }
 
 // identity asks STS who the credentials belong to.
@@ -420,7 +471,7 @@ func (a *awsState) identity(ctx context.Context, in Input) Check {
 	})
 	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		c.Status, c.Summary = callError(ctx, in, "STS", err)
+		c.Status, c.Summary = callError(ctx, in, "STS", err, true)
 		if c.Status == Fail {
 			c.Fix = a.credFix
 		}

@@ -58,8 +58,8 @@ func editFix(in Input, key, value string) string {
 // model checks the model against the models table (prefix, ceiling,
 // retirement) and, when credentials are usable, against the Bedrock control
 // plane of the region.
-func (a *awsState) model(ctx context.Context, in Input) Check {
-	c := Check{Name: "model", Status: OK}
+func (a *awsState) model(ctx context.Context, in Input) (c Check) {
+	c = Check{Name: "model", Status: OK}
 	region := a.region
 	if region == "" {
 		region = in.Region
@@ -161,7 +161,7 @@ func (a *awsState) model(ctx context.Context, in Input) Check {
 		c.Status = worse(c.Status, Unchecked)
 		c.Summary += "; not confirmed with Bedrock: not allowed to read its inference profiles"
 	default:
-		st, why := callError(ctx, in, "Bedrock", err)
+		st, why := callError(ctx, in, "Bedrock", err, false)
 		if st == Fail {
 			c.Status = Fail
 			c.Details = append(c.Details, why)
@@ -245,7 +245,7 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 			if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
 				return fromCache("not allowed to call servicequotas:ListServiceQuotas")
 			}
-			st, why := callError(ctx, in, "Service Quotas", err)
+			st, why := callError(ctx, in, "Service Quotas", err, false)
 			if st == Fail {
 				c.Status, c.Summary = Fail, why
 				c.Fix = a.credFix
@@ -318,16 +318,20 @@ func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q c
 		c.Details = append(c.Details, fmt.Sprintf("→ %s, rounded down to a multiple of %d", num(r.Cap), Rounding))
 	}
 	line := func(label string, capTokens int) string {
-		return fmt.Sprintf("%s %s: %s + %d × %s = %s per request, %d fit in a minute",
+		fits := fmt.Sprintf("%d fit", r.Fits(capTokens))
+		if r.Fits(capTokens) == 1 {
+			fits = "1 fits"
+		}
+		return fmt.Sprintf("%s %s: %s + %d × %s = %s per request, %s in a minute",
 			label, num(capTokens), num(r.Input), r.Burndown, num(max(capTokens, models.MinThrottleReservation)),
-			num(r.Reservation(capTokens)), r.Fits(capTokens))
+			num(r.Reservation(capTokens)), fits)
 	}
 	capTokens, isDefault := effectiveCap(in, m)
 	if isDefault {
 		c.Details = append(c.Details, line("no cap set, Claude Code's default", capTokens))
 	} else {
 		c.Details = append(c.Details, line("profile cap", capTokens))
-		if m.DefaultOutput > 0 {
+		if m.DefaultOutput > 0 && m.DefaultOutput != capTokens {
 			c.Details = append(c.Details, line("Claude Code's default", m.DefaultOutput))
 		}
 	}

@@ -180,6 +180,10 @@ func Diagnose(ctx context.Context, in Input) Report {
 		a.check.Summary = "credentials from the instance or container role"
 		a.check.Details = a.check.Details[:1] // keep the region line
 	}
+	if q != nil && history.Fix != "" && q.rec.Limit != "minimum" && q.rec.Cap < in.MaxOutputTokens {
+		// The quota arithmetic knows a better next cap than halving.
+		history.Fix = fmt.Sprintf("CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d claude-bedrock", q.rec.Cap)
+	}
 	if q != nil && q.fresh && a.account != "" && in.CacheDir != "" {
 		q.cache.Account = a.account
 		if err := writeQuotaCache(in.CacheDir, q.cache); err != nil {

@@ -20,6 +20,11 @@ import (
 // reference facts were measured with.
 const PinnedClaudeVersion = "2.1.328"
 
+// ClaudeTimeout bounds `claude --version`. It runs beside the network
+// checks, so it does not add to the doctor's run time; a first start of the
+// native binary can take a second or two on a busy machine.
+const ClaudeTimeout = 5 * time.Second
+
 // checkClaude reports the claude binary that would run and its version.
 func checkClaude(ctx context.Context, in Input) Check {
 	c := Check{Name: "claude"}
@@ -32,18 +37,17 @@ func checkClaude(ctx context.Context, in Input) Check {
 		c.Fix = "npm install -g @anthropic-ai/claude-code"
 		return c
 	}
-	ctx, cancel := context.WithTimeout(ctx, in.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, ClaudeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, in.ClaudePath, "--version")
 	cmd.Env = envList(in.Env)
-	cmd.Dir = in.Cwd
 	cmd.WaitDelay = time.Second // a grandchild holding the pipe must not hold us
 	out, err := cmd.Output()
 	path := tilde(in, in.ClaudePath)
 	if err != nil {
 		c.Status = Fail
 		if ctx.Err() != nil {
-			c.Summary = fmt.Sprintf("%s --version did not answer within %s", path, in.Timeout)
+			c.Summary = fmt.Sprintf("%s --version did not answer within %s", path, ClaudeTimeout)
 		} else {
 			c.Summary = fmt.Sprintf("%s --version failed: %v", path, err)
 		}
