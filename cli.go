@@ -32,13 +32,14 @@ type app struct {
 	env            map[string]string
 	environ        []string
 	cwd            string
+	args           []string // the launcher's own arguments
 	log            *log.Logger
 }
 
 // run is the whole program; it returns the exit code so that deferred
 // terminal restores run before the process exits.
 func run(args []string, stdin, stdout, stderr *os.File) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), args: args}
 	a.env = envMap(a.environ)
 	a.log = log.New(io.Discard, "claude-bedrock: ", 0)
 	if a.env["CLAUDE_BEDROCK_DEBUG"] != "" {
@@ -153,7 +154,10 @@ func (a *app) launch(name string, args []string) (int, error) {
 		Path: path,
 		Args: claudeArgs,
 		Env:  r.Profile.Environ(a.environ),
-	}, launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log})
+	}, launcher.Options{
+		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log,
+		Watch: a.newWatch(s, r.Profile, path, args, a.args),
+	})
 }
 
 func envMap(environ []string) map[string]string {

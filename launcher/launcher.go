@@ -9,7 +9,6 @@
 package launcher
 
 import (
-	"io"
 	"log"
 	"os"
 
@@ -30,6 +29,7 @@ type Options struct {
 	Stdout *os.File
 	Stderr *os.File
 	Log    *log.Logger // breadcrumbs; nil discards them
+	Watch  *Watch      // what to do about throttling; nil: nothing
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -59,5 +59,3 @@ func Run(cmd Command, o Options) (int, error) {
 	}
 	return runPlain(cmd, o)
 }
-
-var _ io.Writer = (*os.File)(nil)

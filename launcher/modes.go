@@ -140,3 +140,24 @@ func (t *modeTracker) resetSequence() []byte {
 	}
 	return b.Bytes()
 }
+
+// setSequence returns the bytes that switch on again what resetSequence
+// switched off, for a claude continued after a stop.
+func (t *modeTracker) setSequence() []byte {
+	var b bytes.Buffer
+	for i := len(trackedModes) - 1; i >= 0; i-- { // the alternate screen first
+		m := trackedModes[i]
+		if !t.on[m] {
+			continue
+		}
+		if m == 25 {
+			b.WriteString("\x1b[?25l")
+			continue
+		}
+		fmt.Fprintf(&b, "\x1b[?%dh", m)
+	}
+	for i := 0; i < t.kitty; i++ {
+		b.WriteString("\x1b[>1u") // the flags pushed are not kept; 1 (disambiguate) is what TUIs push
+	}
+	return b.Bytes()
+}

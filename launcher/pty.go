@@ -3,139 +3,542 @@ package launcher
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/claude-bedrock/claude-bedrock/launcher/detect"
 )
 
-// drainGrace bounds how long the launcher keeps copying claude's output after
-// claude has exited: a grandchild may hold the PTY open, and then no EIO (the
-// end of output) ever comes.
-const drainGrace = 500 * time.Millisecond
+const (
+	// drainGrace bounds how long the launcher keeps copying claude's output
+	// after claude has exited: a grandchild may hold the PTY open, and then
+	// no EIO (the end of output) ever comes.
+	drainGrace = 500 * time.Millisecond
+	// stopGrace is how long claude gets to end after SIGTERM before a
+	// relaunch kills it.
+	stopGrace = 5 * time.Second
+	// tstpGrace is how long claude gets to stop itself after the launcher
+	// passed it a SIGTSTP before it is stopped with SIGSTOP.
+	tstpGrace = time.Second
+)
+
+// session is one claude process on its own PTY.
+type session struct {
+	pid     int
+	ptmx    *os.File
+	proc    *os.Process
+	events  chan waitEvent // stops, then the exit
+	outDone chan struct{}  // closed when its output ended
+}
+
+// waitEvent is a change of the child's state: stopped, or gone.
+type waitEvent struct {
+	stopped bool
+	status  syscall.WaitStatus
+	err     error
+}
+
+// runner is one run of the launcher in a PTY: one terminal, one stdin
+// reader, one or more claude sessions one after the other.
+type runner struct {
+	o      Options
+	w      *Watch
+	inFd   int
+	saved  *term.State
+	sb     switchboard
+	det    *detect.Detector // nil without a Watch
+	sigs   chan os.Signal
+	offers map[int]bool // incidents already offered
+	seen   map[int]detect.Incident
+
+	mu         sync.Mutex // guards what follows: the user's screen
+	rows, cols int
+	modes      modeTracker
+	tail       tailBuffer
+	banner     []string // the offer on show (its texts, longest first), or nil
+	released   bool     // the terminal was given back for a stop
+	lastByte   []byte   // the end of the last chunk, to find a cut UTF-8 rune
+}
 
 // runPTY runs claude in a new PTY with the user's terminal in raw mode, so
 // that claude sees a terminal exactly as without the launcher.
 func runPTY(cmd Command, o Options) (code int, err error) {
-	inFd := int(o.Stdin.Fd())
-	size, err := pty.GetsizeFull(o.Stdin)
-	if err != nil || size.Rows == 0 || size.Cols == 0 {
-		size = &pty.Winsize{Rows: 24, Cols: 80} // a terminal that reports no size
+	r := &runner{o: o, w: o.Watch, inFd: int(o.Stdin.Fd()), offers: map[int]bool{}, seen: map[int]detect.Incident{}}
+	r.tail.max = 4096
+	r.rows, r.cols = 24, 80 // a terminal that reports no size
+	if ws, err := pty.GetsizeFull(o.Stdin); err == nil && ws.Rows > 0 && ws.Cols > 0 {
+		r.rows, r.cols = int(ws.Rows), int(ws.Cols)
+	}
+	if r.w != nil {
+		r.det = detect.New()
+		r.det.Resize(r.cols, r.rows)
+		r.sb.onEnter = r.det.UserInput
 	}
 
-	// Catch the signals before anything can go wrong: Go's default action for
-	// them exits without running deferred code, which would leave the
+	// Catch the signals before anything can go wrong: Go's default action
+	// for them exits without running deferred code, which would leave the
 	// terminal raw.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, append([]os.Signal{syscall.SIGWINCH}, relayed...)...)
-	defer signal.Stop(sigs)
+	r.sigs = make(chan os.Signal, 16)
+	signal.Notify(r.sigs, syscall.SIGWINCH, syscall.SIGTSTP, syscall.SIGCONT,
+		syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT)
+	defer signal.Stop(r.sigs)
 
 	// Raw before claude starts, so that nothing typed early is echoed or
 	// turned into a signal by the user's own terminal.
-	state, err := term.MakeRaw(inFd)
-	if err != nil {
+	if r.saved, err = term.MakeRaw(r.inFd); err != nil {
 		return ExitFailure, fmt.Errorf("making the terminal raw: %w", err)
 	}
-	modes := &modeTracker{}
-	restore := func() {
-		_, _ = o.Stdout.Write(modes.resetSequence()) // best effort: a gone terminal needs no reset
-		_ = term.Restore(inFd, state)                // best effort: nothing more can be done
-	}
 	var once sync.Once
-	defer once.Do(restore)
+	restore := func() { once.Do(r.restoreTerminal) }
+	defer restore()
 	defer func() {
-		if r := recover(); r != nil {
-			once.Do(restore)
-			panic(r)
+		if p := recover(); p != nil {
+			restore()
+			panic(p)
 		}
 	}()
 
+	s, err := r.start(cmd)
+	if err != nil {
+		return startCode(err), err
+	}
+	go r.sb.pump(o.Stdin)
+	code, err = r.loop(s)
+	restore()
+	return code, err
+}
+
+// restoreTerminal gives the user's terminal back as it was: modes claude
+// left on are switched off, the line discipline is restored.
+func (r *runner) restoreTerminal() {
+	r.mu.Lock()
+	r.hideBannerLocked()
+	_, _ = r.o.Stdout.Write(r.modes.resetSequence()) // best effort: a gone terminal needs no reset
+	r.mu.Unlock()
+	_ = term.Restore(r.inFd, r.saved) // best effort: nothing more can be done
+}
+
+// start runs one claude on a new PTY of the terminal's size.
+func (r *runner) start(cmd Command) (*session, error) {
 	c := exec.Command(cmd.Path, cmd.Args...)
 	c.Env = cmd.Env
-	// The size is set before the start: sending SIGWINCH after it let claude
-	// start at 0x0 in about one run of four (measured).
+	r.mu.Lock()
+	size := &pty.Winsize{Rows: uint16(r.rows), Cols: uint16(r.cols)}
+	r.mu.Unlock()
+	// The size is set before the start: sending SIGWINCH after it let
+	// claude start at 0x0 in about one run of four (measured).
 	ptmx, err := pty.StartWithSize(c, size)
 	if err != nil {
-		return startCode(err), fmt.Errorf("starting %s: %w", cmd.Path, err)
+		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
-	defer ptmx.Close() // best effort: by then claude is gone
-
-	go pumpInput(o.Stdin, ptmx)
-
-	outDone := make(chan struct{})
+	s := &session{pid: c.Process.Pid, proc: c.Process, ptmx: ptmx, events: make(chan waitEvent, 4), outDone: make(chan struct{})}
+	go s.wait()
 	go func() {
-		defer close(outDone)
-		copyOutput(o.Stdout, ptmx, modes)
+		defer close(s.outDone)
+		r.copyOutput(ptmx)
 	}()
+	r.sb.attach(ptmx)
+	return s, nil
+}
 
-	exited := make(chan error, 1)
-	go func() { exited <- c.Wait() }()
+// wait reports the child's stops and its end. It uses wait4 with WUNTRACED
+// rather than exec.Cmd.Wait, which cannot see a child stop itself (Ctrl-Z).
+func (s *session) wait() {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(s.pid, &ws, syscall.WUNTRACED, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			s.events <- waitEvent{err: err}
+			return
+		}
+		if ws.Stopped() {
+			s.events <- waitEvent{stopped: true, status: ws}
+			continue
+		}
+		s.events <- waitEvent{status: ws}
+		return
+	}
+}
 
+// code is the launcher's exit code for the child's end.
+func (ev waitEvent) code() int {
+	switch {
+	case ev.err != nil:
+		return ExitFailure
+	case ev.status.Signaled():
+		return 128 + int(ev.status.Signal())
+	default:
+		return ev.status.ExitStatus()
+	}
+}
+
+// loop runs sessions until the last one ends, and returns its exit code.
+func (r *runner) loop(s *session) (int, error) {
+	var incidents <-chan detect.Incident
+	if r.det != nil {
+		incidents = r.det.Incidents()
+	}
+	var keys chan []byte
+	var offer Proposal
+	var offered detect.Incident
+	var tstpTimer <-chan time.Time
 	for {
 		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGWINCH {
-				if err := pty.InheritSize(o.Stdin, ptmx); err != nil {
-					o.logf("resizing the pty: %v", err)
-				}
+		case sig := <-r.sigs:
+			switch sig {
+			case syscall.SIGWINCH:
+				r.resize(s)
+			case syscall.SIGCONT:
+				r.reclaim(s) // back in the foreground after a stop we did not arrange
+			case syscall.SIGTSTP:
+				// Sent to the launcher (kill -TSTP, or the shell): pass it on,
+				// and suspend once claude has stopped.
+				_ = syscall.Kill(-s.pid, syscall.SIGTSTP) // best effort: claude may be gone
+				tstpTimer = time.After(tstpGrace)
+			default:
+				r.o.logf("relaying %v to claude", sig)
+				_ = s.proc.Signal(sig) // best effort: claude may have just exited
+			}
+		case <-tstpTimer:
+			_ = syscall.Kill(-s.pid, syscall.SIGSTOP) // claude ignored SIGTSTP; stop it anyway
+		case ev := <-s.events:
+			if ev.stopped {
+				tstpTimer = nil
+				r.suspend(s)
 				continue
 			}
-			o.logf("relaying %v to claude", sig)
-			_ = c.Process.Signal(sig) // best effort: claude may have just exited
-		case <-exited:
-			select {
-			case <-outDone:
-			case <-time.After(drainGrace):
-				o.logf("output still open %v after claude exited; not waiting for it", drainGrace)
+			r.finish(s)
+			r.recordRest()
+			if r.w != nil && !r.w.Offer && r.w.Report != nil {
+				if inc, ok := r.last(); ok {
+					r.restoreTerminal()
+					r.w.Report(inc)
+				}
 			}
-			once.Do(restore)
-			return exitCode(c.ProcessState), nil
+			return ev.code(), nil
+		case inc := <-incidents:
+			r.seen[inc.Seq] = inc
+			if keys != nil || !r.w.Offer || r.offers[inc.Seq] || !shouldOffer(inc) || r.w.Propose == nil {
+				continue
+			}
+			p, ok := r.w.Propose(inc)
+			if !ok {
+				continue
+			}
+			r.offers[inc.Seq], offer, offered = true, p, inc
+			keys = make(chan []byte, 8)
+			r.sb.capture(keys)
+			r.showBanner(p.Text)
+		case k := <-keys:
+			choice := answer(k, offer)
+			if choice == "" {
+				continue // not an answer: the offer stays
+			}
+			keys = nil
+			r.sb.release()
+			if r.w.Record != nil {
+				r.w.Record(offered, choice)
+			}
+			if choice == "dismiss" {
+				r.dismissBanner(s)
+				continue
+			}
+			if choice == "keep" && r.w.Keep != nil {
+				if err := r.w.Keep(offer); err != nil {
+					offer.Announce += fmt.Sprintf(" (not kept: %v)", err)
+				}
+			}
+			next, err := r.relaunch(s, offer)
+			if err != nil {
+				return ExitFailure, err
+			}
+			s = next
 		}
+	}
+}
+
+// answer reads the user's key for an offer: "relaunch", "keep", "dismiss",
+// or "" for a key that is no answer.
+func answer(k []byte, p Proposal) string {
+	switch string(k) {
+	case "y", "Y":
+		if p.Relaunch {
+			return "relaunch"
+		}
+	case "k", "K":
+		if p.Relaunch && p.CanKeep {
+			return "keep"
+		}
+	case "n", "N", "\x1b", "\x03":
+		return "dismiss"
+	}
+	return ""
+}
+
+// last returns the newest incident seen.
+func (r *runner) last() (detect.Incident, bool) {
+	var best detect.Incident
+	for seq, inc := range r.seen {
+		if seq > best.Seq {
+			best = inc
+		}
+	}
+	return best, best.Seq > 0
+}
+
+// recordRest records the incidents that were never offered.
+func (r *runner) recordRest() {
+	if r.w == nil || r.w.Record == nil {
+		return
+	}
+	for seq, inc := range r.seen {
+		if !r.offers[seq] {
+			r.w.Record(inc, "none")
+		}
+	}
+	r.seen = map[int]detect.Incident{}
+}
+
+// finish waits, briefly, for the last of a session's output.
+func (r *runner) finish(s *session) {
+	select {
+	case <-s.outDone:
+	case <-time.After(drainGrace):
+		r.o.logf("output still open %v after claude exited; not waiting for it", drainGrace)
+	}
+	if r.det != nil {
+		r.det.Flush()
+		// Incidents found in the last output are still in the channel.
+		for {
+			select {
+			case inc := <-r.det.Incidents():
+				r.seen[inc.Seq] = inc
+				continue
+			default:
+			}
+			break
+		}
+	}
+	_ = s.ptmx.Close() // best effort: claude is gone
+	_ = s.proc.Release()
+}
+
+// relaunch ends the running claude politely (SIGTERM, a bounded wait, then
+// SIGKILL) and starts the next one as the proposal says. Keystrokes typed
+// meanwhile are held for the new claude.
+func (r *runner) relaunch(s *session, p Proposal) (*session, error) {
+	r.mu.Lock()
+	r.hideBannerLocked()
+	r.mu.Unlock()
+	r.sb.detach()
+	_ = syscall.Kill(s.pid, syscall.SIGTERM) // best effort: it may have exited on its own
+	deadline := time.After(stopGrace)
+	for done := false; !done; {
+		select {
+		case ev := <-s.events:
+			if ev.stopped {
+				_ = syscall.Kill(-s.pid, syscall.SIGCONT) // a stopped claude cannot end
+				continue
+			}
+			done = true
+		case <-deadline:
+			_ = syscall.Kill(-s.pid, syscall.SIGKILL) // it had its chance
+			deadline = nil
+		}
+	}
+	r.finish(s)
+	r.recordRest()
+
+	r.mu.Lock()
+	id := sessionIDIn(r.tail.buf)
+	r.tail.buf = r.tail.buf[:0]
+	_, _ = r.o.Stdout.Write(r.modes.resetSequence()) // a killed claude left its modes on
+	r.modes = modeTracker{}
+	r.mu.Unlock()
+
+	next, err := r.w.Relaunch(p, id)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	_, _ = fmt.Fprintf(r.o.Stdout, "\r\nclaude-bedrock: %s\r\n", p.Announce)
+	r.mu.Unlock()
+	r.det.Reset() // what the new claude replays is old
+	return r.start(next)
+}
+
+// suspend follows claude into the background: claude stopped itself
+// (Ctrl-Z) or was stopped, so the launcher gives the terminal back and
+// stops too, which is what the user's shell waits for. When the shell
+// continues it (fg), the launcher takes the terminal again and continues
+// claude.
+func (r *runner) suspend(s *session) {
+	r.restoreTerminal()
+	r.mu.Lock()
+	r.released = true
+	r.mu.Unlock()
+	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // the shell sees the job stop
+	// Continued.
+	r.reclaim(s)
+	_ = syscall.Kill(-s.pid, syscall.SIGCONT) // best effort: claude may have been killed meanwhile
+}
+
+// reclaim takes the terminal back after a stop: raw mode, the modes claude
+// had on, and the size (it may have changed meanwhile). In the background
+// (bg) a terminal cannot be taken: the launcher stops again until fg, as
+// any full-screen program does.
+func (r *runner) reclaim(s *session) {
+	for !r.foreground() {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	}
+	if _, err := term.MakeRaw(r.inFd); err != nil {
+		r.o.logf("raw mode after continue: %v", err)
+	}
+	r.mu.Lock()
+	if r.released { // only what was switched off is switched on again: twice would clear the screen
+		_, _ = r.o.Stdout.Write(r.modes.setSequence()) // best effort: the terminal is ours again
+		r.released = false
+	}
+	r.mu.Unlock()
+	r.resize(s)
+}
+
+// foreground reports whether the launcher's process group owns the terminal.
+func (r *runner) foreground() bool {
+	pgrp, err := unix.IoctlGetInt(r.inFd, unix.TIOCGPGRP)
+	return err != nil || pgrp == syscall.Getpgrp()
+}
+
+// resize gives claude the terminal's current size (and claude a SIGWINCH).
+func (r *runner) resize(s *session) {
+	ws, err := pty.GetsizeFull(r.o.Stdin)
+	if err != nil || ws.Rows == 0 || ws.Cols == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.rows, r.cols = int(ws.Rows), int(ws.Cols)
+	r.drawBannerLocked()
+	r.mu.Unlock()
+	if r.det != nil {
+		r.det.Resize(int(ws.Cols), int(ws.Rows))
+	}
+	if err := pty.Setsize(s.ptmx, ws); err != nil {
+		r.o.logf("resizing the pty: %v", err)
 	}
 }
 
 // copyOutput copies claude's screen output to the user's terminal until the
-// PTY reports end of output (EIO on Linux once every holder of the other end
-// has closed it). The bytes go out first; whatever watches them reads after.
-func copyOutput(dst io.Writer, ptmx *os.File, modes *modeTracker) {
+// PTY reports end of output (EIO on Linux once every holder of the other
+// end has closed it). The bytes go out first; the watchers read after.
+func (r *runner) copyOutput(ptmx *os.File) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := ptmx.Read(buf)
 		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			p := buf[:n]
+			r.mu.Lock()
+			_, werr := r.o.Stdout.Write(p)
+			r.modes.Write(p)
+			r.lastByte = append(r.lastByte[:0], p[max(0, n-utf8.UTFMax):]...)
+			if r.w != nil {
+				r.tail.Write(p)
+			}
+			if len(r.banner) > 0 {
+				r.drawBannerLocked() // claude may have drawn over it
+			}
+			r.mu.Unlock()
+			if r.det != nil {
+				r.det.Write(p)
+			}
+			if werr != nil {
 				return // the user's terminal is gone; nothing to show output on
 			}
-			modes.Write(buf[:n])
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.EIO) {
-				return // an unexpected read error ends the output the same way
-			}
-			return
+			return // EIO: end of output (io.EOF on some systems)
 		}
 	}
 }
 
-// pumpInput copies the user's keystrokes to claude. It is the only reader of
-// stdin for the whole run: a blocked Read cannot be cancelled, so a second
-// reader would steal keystrokes.
-func pumpInput(stdin io.Reader, ptmx io.Writer) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := stdin.Read(buf)
-		if n > 0 {
-			if _, werr := ptmx.Write(buf[:n]); werr != nil {
-				return // claude is gone
-			}
-		}
-		if err != nil {
-			return // end of input: a terminal in raw mode sends ^D as a byte instead
+// atBoundary reports whether the launcher may write its own bytes now
+// without cutting one of claude's escape sequences or UTF-8 characters.
+func (r *runner) atBoundaryLocked() bool {
+	if !r.modes.atGround() {
+		return false
+	}
+	b := r.lastByte
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			return utf8.FullRune(b[i:])
 		}
 	}
+	return true
+}
+
+// showBanner draws an offer on the bottom row, over claude's screen.
+func (r *runner) showBanner(text []string) {
+	r.mu.Lock()
+	r.banner = text
+	r.drawBannerLocked()
+	r.mu.Unlock()
+}
+
+func (r *runner) drawBannerLocked() {
+	if len(r.banner) == 0 || !r.atBoundaryLocked() {
+		return // drawn after the next chunk of output
+	}
+	text := fitText(r.banner, r.cols-2)
+	// Save the cursor and its attributes, draw in reverse video, restore:
+	// claude's own cursor position and colours are untouched.
+	_, _ = fmt.Fprintf(r.o.Stdout, "\x1b7\x1b[%d;1H\x1b[2K\x1b[7m %s\x1b[m\x1b8", r.rows, text)
+}
+
+// hideBannerLocked erases the banner line.
+func (r *runner) hideBannerLocked() {
+	if len(r.banner) == 0 {
+		return
+	}
+	r.banner = nil
+	_, _ = fmt.Fprintf(r.o.Stdout, "\x1b7\x1b[%d;1H\x1b[2K\x1b8", r.rows)
+}
+
+// dismissBanner removes the banner and has claude redraw what it covered:
+// a resize by one row and back makes claude repaint its whole screen.
+func (r *runner) dismissBanner(s *session) {
+	r.mu.Lock()
+	r.hideBannerLocked()
+	rows, cols := r.rows, r.cols
+	r.mu.Unlock()
+	if rows > 1 {
+		_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows - 1), Cols: uint16(cols)}) // best effort
+		time.Sleep(50 * time.Millisecond)                                                 // let claude see two sizes, not one
+	}
+	_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)}) // best effort
+}
+
+// fitText returns the first text that fits in width columns, or the last
+// one cut to width.
+func fitText(texts []string, width int) string {
+	for _, t := range texts {
+		if utf8.RuneCountInString(t) <= width {
+			return t
+		}
+	}
+	t := texts[len(texts)-1]
+	if width > 0 && utf8.RuneCountInString(t) > width {
+		t = string([]rune(t)[:width])
+	}
+	return t
 }

@@ -168,3 +168,27 @@ func (p Profile) Warnings() []string {
 	}
 	return w
 }
+
+// LowerCap is the next cap down after throttling: half the current one, never
+// below the profile's min_output_tokens. It is false when the cap is at the
+// floor already.
+func (p Profile) LowerCap() (int, bool) {
+	floor := p.MinOutputTokens
+	if floor <= 0 {
+		floor = DefaultMinOutputTokens
+	}
+	next := max(p.MaxOutputTokens/2, floor)
+	return next, next < p.MaxOutputTokens
+}
+
+// HigherCap is the next cap up after an answer hit the cap: double the
+// current one, never above the model's output ceiling. It is false when the
+// cap is at the ceiling already.
+func (p Profile) HigherCap() (int, bool) {
+	ceiling := models.MaxOutputCeiling
+	if m, ok := models.Lookup(p.Model); ok {
+		ceiling = m.MaxOutput
+	}
+	next := min(p.MaxOutputTokens*2, ceiling)
+	return next, next > p.MaxOutputTokens
+}

@@ -356,3 +356,31 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}
 }
+
+func TestNextCaps(t *testing.T) {
+	tests := []struct {
+		model    string
+		cap, min int
+		lower    int
+		lowerOK  bool
+		higher   int
+		higherOK bool
+	}{
+		{"sonnet", 4096, 1024, 2048, true, 8192, true},
+		{"sonnet", 1500, 1024, 1024, true, 3000, true},
+		{"sonnet", 1024, 1024, 1024, false, 2048, true},
+		{"haiku", 48000, 0, 24000, true, 64000, true}, // Haiku 4.5's ceiling is 64000
+		{"haiku", 64000, 1024, 32000, true, 64000, false},
+		{"us.anthropic.claude-opus-4-1-20250805-v1:0", 32000, 1024, 16000, true, 32000, false},
+		{"us.anthropic.claude-future-9", 100000, 1024, 50000, true, 128000, true}, // unknown: the largest ceiling
+	}
+	for _, tt := range tests {
+		p := profiles.Profile{Model: tt.model, MaxOutputTokens: tt.cap, MinOutputTokens: tt.min}
+		if got, ok := p.LowerCap(); got != tt.lower || ok != tt.lowerOK {
+			t.Errorf("%s %d: LowerCap = %d %v, want %d %v", tt.model, tt.cap, got, ok, tt.lower, tt.lowerOK)
+		}
+		if got, ok := p.HigherCap(); got != tt.higher || ok != tt.higherOK {
+			t.Errorf("%s %d: HigherCap = %d %v, want %d %v", tt.model, tt.cap, got, ok, tt.higher, tt.higherOK)
+		}
+	}
+}

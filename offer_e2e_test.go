@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
+	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
+	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
+)
+
+// readIncidents returns the incident record under home.
+func readIncidents(t *testing.T, home string) []incident {
+	t.Helper()
+	f, err := os.Open(filepath.Join(home, ".local/state/claude-bedrock/incidents.jsonl"))
+	if err != nil {
+		t.Fatalf("incident record: %v", err)
+	}
+	defer f.Close()
+	var out []incident
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var inc incident
+		if err := json.Unmarshal(sc.Bytes(), &inc); err != nil {
+			t.Fatalf("incident record line %q: %v", sc.Text(), err)
+		}
+		out = append(out, inc)
+	}
+	return out
+}
+
+func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
+	for _, width := range []int{80, 132, 50} {
+		t.Run("width"+itoa(width), func(t *testing.T) {
+			w := newRealWorld(t)
+			w.fake.Throttle(2048) // Bedrock refuses reservations above 2048 output tokens
+			cmd := execLauncher(w.env, "+code")
+			cmd.Dir = w.dir
+			term := ptytest.Start(t, cmd, 40, width)
+			term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+			term.Type("remember pineapple", 10*time.Millisecond)
+			term.Write("\r")
+
+			// Claude Code retries, gives up, and the launcher offers half the cap.
+			term.WaitForScreen(t, "4096", 90*time.Second)
+			term.WaitForScreen(t, "2048?", 30*time.Second) // every length of the banner asks this
+			if got := w.fake.Turns(); len(got) == 0 || got[0].MaxTokens != 4096 {
+				t.Fatalf("turns before the offer: %s", fakebedrock.Summary(got))
+			}
+			mark := term.Len()
+			term.Write("y")
+			term.WaitForScreenSince(t, mark, "cap 4096 -> 2048", 30*time.Second)
+			term.WaitForScreenSince(t, mark, "? for shortcuts", 60*time.Second)
+
+			before := len(w.fake.Turns())
+			term.Type("what fruit", 10*time.Millisecond)
+			term.Write("\r")
+			turns := w.fake.WaitTurns(t, before+1, 60*time.Second)
+			last := turns[len(turns)-1]
+			if last.MaxTokens != 2048 {
+				t.Errorf("after the relaunch max_tokens = %d, want 2048", last.MaxTokens)
+			}
+			joined := strings.Join(last.UserTexts, "\n")
+			if !strings.Contains(joined, "remember pineapple") || !strings.Contains(joined, "what fruit") {
+				t.Errorf("the conversation did not carry over: user messages %q", last.UserTexts)
+			}
+			term.WaitForScreenSince(t, mark, fakebedrock.DefaultReply, 30*time.Second)
+			if n := strings.Count(string(ptytest.Squeeze(term.Output()[mark:])), "2048?"); n != 0 {
+				t.Errorf("offered again after the relaunch (%d times): the replayed error is not a new incident", n)
+			}
+
+			term.Write("\x03")
+			term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
+			term.Write("\x03")
+			if code := term.Wait(t, 30*time.Second); code != 0 {
+				t.Errorf("exit %d, want 0", code)
+			}
+			if m := term.Mode(t); !m.Sane() {
+				t.Errorf("terminal not restored: %+v", m)
+			}
+			rec := readIncidents(t, w.home)
+			if len(rec) != 1 || rec[0].Kind != "tokens_per_minute" || rec[0].Choice != "relaunch" || rec[0].Cap != 4096 || rec[0].Profile != "code" {
+				t.Errorf("incident record %+v", rec)
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func TestRealClaudePrintThrottledHint(t *testing.T) {
+	w := newRealWorld(t)
+	w.fake.Throttle(2048)
+	// claude alone, for the bytes it writes to stdout
+	wantOut, _, wantCode := claudetest.Run(t, append(append([]string{}, w.env...), "CLAUDE_CODE_MAX_OUTPUT_TOKENS=4096", "ANTHROPIC_MODEL=sonnet", "AWS_REGION=us-west-2"), t.TempDir(), 90*time.Second, "--settings", `{"env":{"CLAUDE_CODE_MAX_OUTPUT_TOKENS":"4096","ANTHROPIC_MODEL":"sonnet","AWS_REGION":"us-west-2"}}`, "-p", "hi")
+	out, stderr, code := runLauncher(t, w.env, w.dir, "", "-p", "hi")
+	if out != wantOut || code != wantCode || code != 1 {
+		t.Errorf("stdout %q exit %d; claude alone: %q exit %d", out, code, wantOut, wantCode)
+	}
+	want := "claude-bedrock: Bedrock throttled: too many tokens per minute at cap 4096; run it again at 2048: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=2048 claude-bedrock +code -p hi\n"
+	if !strings.HasSuffix(stderr, want) {
+		t.Errorf("stderr %q\nwant it to end with %q", stderr, want)
+	}
+	rec := readIncidents(t, w.home)
+	if len(rec) != 1 || rec[0].Kind != "tokens_per_minute" || rec[0].Choice != "none" {
+		t.Errorf("incident record %+v", rec)
+	}
+}

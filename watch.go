@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/claude-bedrock/claude-bedrock/launcher"
+	"github.com/claude-bedrock/claude-bedrock/launcher/detect"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
+)
+
+// lowerConcurrency is the CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY a relaunch
+// after requests-per-minute throttling sets (Claude Code's default is 10).
+const lowerConcurrency = 3
+
+// watcher is the policy behind the launcher's watch: what to propose for
+// which incident, how to relaunch, what to record. It knows the profile;
+// the launcher knows the terminal.
+type watcher struct {
+	a       *app
+	path    string   // claude
+	args    []string // the user's arguments for claude
+	cmdline []string // how the launcher was called, for the -p hint
+	profile profiles.Profile
+	config  string // the config file, for k (keep)
+	state   string // the state folder, for the incident record
+	extra   []string
+}
+
+// newWatch returns the launcher's Watch for claude args: an offer in an
+// interactive chat, a hint after a -p run, nothing for subcommands.
+func (a *app) newWatch(s *profiles.Setup, p profiles.Profile, path string, args, cmdline []string) *launcher.Watch {
+	kind := classifyClaudeArgs(args)
+	if kind == otherCommand {
+		return nil
+	}
+	w := &watcher{a: a, path: path, args: args, cmdline: cmdline, profile: p, config: s.Paths.Config, state: s.Paths.StateDir}
+	return &launcher.Watch{
+		Offer:    kind == chatSession,
+		Propose:  w.propose,
+		Relaunch: w.relaunch,
+		Keep:     func(pr launcher.Proposal) error { return profiles.SetCap(w.config, w.profile.Name, pr.Cap, a.env) },
+		Record:   w.record,
+		Report:   w.report,
+	}
+}
+
+// kindText says what happened, in words.
+func kindText(k detect.Kind) string {
+	switch k {
+	case detect.TokensPerMinute:
+		return "Bedrock throttled: too many tokens per minute"
+	case detect.RequestsPerMinute:
+		return "Bedrock throttled: too many requests per minute"
+	case detect.TokensPerDay:
+		return "Bedrock throttled: the daily token quota is used up"
+	case detect.ServiceUnavailable:
+		return "Bedrock is unavailable (503)"
+	case detect.CapTooLow:
+		return "Claude's answer hit the output cap"
+	}
+	return "Bedrock failed"
+}
+
+// kindShort says it in a few characters, for a narrow terminal.
+func kindShort(k detect.Kind) string {
+	switch k {
+	case detect.TokensPerMinute:
+		return "429 tokens/min"
+	case detect.RequestsPerMinute:
+		return "429 requests/min"
+	case detect.TokensPerDay:
+		return "429 tokens/day"
+	case detect.ServiceUnavailable:
+		return "503 unavailable"
+	case detect.CapTooLow:
+		return "cap hit"
+	}
+	return "failed"
+}
+
+// propose decides the offer for an incident. The banner comes in several
+// lengths, longest first: the launcher shows the first that fits.
+func (w *watcher) propose(inc detect.Incident) (launcher.Proposal, bool) {
+	p := w.profile
+	what, short := kindText(inc.Kind), kindShort(inc.Kind)
+	info := func(long, mid string) launcher.Proposal {
+		return launcher.Proposal{Text: []string{
+			fmt.Sprintf("claude-bedrock: %s. %s  · n dismiss", what, long),
+			fmt.Sprintf("%s: %s · n ok", short, mid),
+			short + " · n ok",
+		}}
+	}
+	switch inc.Kind {
+	case detect.TokensPerMinute:
+		next, ok := p.LowerCap()
+		if !ok {
+			return info(fmt.Sprintf("Cap %d is at min_output_tokens already: wait a minute, or use a profile in another region.", p.MaxOutputTokens), "at the floor, wait"), true
+		}
+		return w.capProposal(inc.Kind, next), true
+	case detect.CapTooLow:
+		next, ok := p.HigherCap()
+		if !ok {
+			return info(fmt.Sprintf("Cap %d is the model's ceiling already.", p.MaxOutputTokens), "at the ceiling"), true
+		}
+		return w.capProposal(inc.Kind, next), true
+	case detect.RequestsPerMinute:
+		return launcher.Proposal{
+			Text: []string{
+				fmt.Sprintf("claude-bedrock: %s; a lower cap does not help, fewer parallel requests do. Relaunch with CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY=%d?  y yes · n no", what, lowerConcurrency),
+				fmt.Sprintf("%s: relaunch with %d parallel tools? y yes · n no", short, lowerConcurrency),
+				short + ": fewer tools? y/n",
+			},
+			Relaunch: true,
+			Cap:      p.MaxOutputTokens,
+			Announce: fmt.Sprintf("profile %s: CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY=%d after too many requests per minute", p.Name, lowerConcurrency),
+		}, true
+	case detect.TokensPerDay:
+		return info("A lower cap does not help: use a profile in another region (claude-bedrock +NAME --continue).", "another region helps"), true
+	case detect.ServiceUnavailable:
+		return info("Wait, or use a profile in another region.", "wait, or another region"), true
+	}
+	return launcher.Proposal{}, false
+}
+
+// capProposal offers a relaunch at another cap.
+func (w *watcher) capProposal(kind detect.Kind, next int) launcher.Proposal {
+	p := w.profile
+	what := kindText(kind)
+	return launcher.Proposal{
+		Text: []string{
+			fmt.Sprintf("claude-bedrock: %s at cap %d. Relaunch at %d, keeping the conversation?  y yes · k yes, and save %d in profile %s · n no",
+				what, p.MaxOutputTokens, next, next, p.Name),
+			fmt.Sprintf("%s at cap %d. Relaunch at %d? y yes · k yes, save it · n no", kindShort(kind), p.MaxOutputTokens, next),
+			fmt.Sprintf("%s: cap %d->%d? y/k/n", kindShort(kind), p.MaxOutputTokens, next),
+		},
+		Relaunch: true,
+		CanKeep:  true,
+		Cap:      next,
+		Announce: fmt.Sprintf("profile %s: cap %d -> %d (%s)", p.Name, p.MaxOutputTokens, next, strings.ToLower(what[:1])+what[1:]),
+	}
+}
+
+func (w *watcher) relaunch(pr launcher.Proposal, sessionID string) (launcher.Command, error) {
+	if pr.Cap == w.profile.MaxOutputTokens {
+		w.extra = append(w.extra, "CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY="+strconv.Itoa(lowerConcurrency))
+	}
+	w.profile.MaxOutputTokens = pr.Cap
+	w.args = relaunchArgs(w.args, sessionID) // a later relaunch continues this one
+	args, err := withSettings(w.profile, w.args)
+	if err != nil {
+		return launcher.Command{}, err
+	}
+	return launcher.Command{Path: w.path, Args: args, Env: append(w.profile.Environ(w.a.environ), w.extra...)}, nil
+}
+
+// incident is one line of the incident record. It never holds a prompt, an
+// answer or a credential.
+type incident struct {
+	Time    string `json:"time"`
+	Profile string `json:"profile"`
+	Model   string `json:"model"`
+	Region  string `json:"region"`
+	Cap     int    `json:"cap"`
+	Kind    string `json:"kind"`
+	Choice  string `json:"choice"`
+}
+
+// record appends the incident to $XDG_STATE_HOME/claude-bedrock/incidents.jsonl.
+// One line goes out in one write to a file opened for appending, so
+// concurrent launchers never interleave their lines.
+func (w *watcher) record(inc detect.Incident, choice string) {
+	line, err := json.Marshal(incident{
+		Time: time.Now().UTC().Format(time.RFC3339), Profile: w.profile.Name, Model: w.profile.Model,
+		Region: w.profile.Region, Cap: w.profile.MaxOutputTokens, Kind: inc.Kind.String(), Choice: choice,
+	})
+	if err != nil {
+		return // plain strings and numbers always marshal
+	}
+	path := filepath.Join(w.state, "incidents.jsonl")
+	if err := os.MkdirAll(w.state, 0o700); err != nil {
+		w.a.log.Printf("incident record: %v", err)
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		w.a.log.Printf("incident record: %v", err)
+		return
+	}
+	defer f.Close() // the write's error is the one that counts
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		w.a.log.Printf("incident record: %v", err)
+	}
+}
+
+// report prints, after a run that offered nothing (-p, pipes), one line
+// naming the incident and the command that runs it again as it proposes.
+func (w *watcher) report(inc detect.Incident) {
+	what := kindText(inc.Kind)
+	cmd := w.commandLine()
+	p := w.profile
+	var line string
+	switch inc.Kind {
+	case detect.TokensPerMinute:
+		if next, ok := p.LowerCap(); ok {
+			line = fmt.Sprintf("%s at cap %d; run it again at %d: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, next, cmd)
+		} else {
+			line = fmt.Sprintf("%s at cap %d, already at min_output_tokens; wait a minute or try another region", what, p.MaxOutputTokens)
+		}
+	case detect.CapTooLow:
+		if next, ok := p.HigherCap(); ok {
+			line = fmt.Sprintf("%s of %d; run it again at %d: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, next, cmd)
+		} else {
+			line = fmt.Sprintf("%s of %d, the model's ceiling", what, p.MaxOutputTokens)
+		}
+	case detect.RequestsPerMinute:
+		line = fmt.Sprintf("%s; fewer parallel requests help: CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY=%d %s", what, lowerConcurrency, cmd)
+	case detect.TokensPerDay:
+		line = what + "; a lower cap does not help: try a profile in another region"
+	case detect.ServiceUnavailable:
+		line = what + ": wait, or use a profile in another region"
+	default:
+		return
+	}
+	fmt.Fprintf(w.a.stderr, "claude-bedrock: %s\n", line)
+}
+
+// commandLine is the launcher's own command line, quoted for a shell, with
+// the profile named so that the same one applies when it runs again.
+func (w *watcher) commandLine() string {
+	args := w.cmdline
+	if len(args) == 0 || !strings.HasPrefix(args[0], "+") {
+		args = append([]string{"+" + w.profile.Name}, args...)
+	}
+	q := []string{"claude-bedrock"}
+	for _, a := range args {
+		q = append(q, shellQuote(a))
+	}
+	return strings.Join(q, " ")
+}
