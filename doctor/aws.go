@@ -144,7 +144,7 @@ func checkAWS(ctx context.Context, in Input) *awsState {
 		source = "container credentials (AWS_CONTAINER_CREDENTIALS_*)"
 	}
 	imdsOff := strings.EqualFold(in.Env["AWS_EC2_METADATA_DISABLED"], "true")
-	fixCreds := "aws configure sso"
+	fixCreds := fmt.Sprintf("aws configure sso --profile bedrock, then set aws_profile = \"bedrock\" in profile %q", in.Profile)
 	if name != "" {
 		fixCreds = "aws configure sso --profile " + shellQuote(name)
 	}

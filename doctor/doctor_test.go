@@ -708,6 +708,45 @@ func TestHang(t *testing.T) {
 	}
 }
 
+// TestHangDefaultTimeouts: with the real timeouts the whole doctor still
+// ends well within 10 seconds when every endpoint hangs.
+func TestHangDefaultTimeouts(t *testing.T) {
+	f := newFakeAWS(t)
+	f.hang = true
+	in := baseInput(t, f, setupHome(t))
+	in.Timeout = 0
+	start := time.Now()
+	r := Diagnose(context.Background(), in)
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("doctor took %s with hanging endpoints", elapsed)
+	}
+	want := []string{
+		"identity: STS did not answer within 4s",
+		"model: us.anthropic.claude-sonnet-4-5-20250929-v1:0 (Claude Sonnet 4.5); not confirmed with Bedrock: Bedrock did not answer within 4s",
+		"quota: not checked: Service Quotas did not answer within 4s",
+	}
+	if diff := cmp.Diff(want, r.Unchecked); diff != "" {
+		t.Errorf("unchecked (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnreachable: an endpoint that refuses connections is a check not done.
+func TestUnreachable(t *testing.T) {
+	f := newFakeAWS(t)
+	in := baseInput(t, f, setupHome(t))
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // its port now refuses connections
+	in.Env["AWS_ENDPOINT_URL_STS"] = dead.URL
+	human, _, ok, r := run(t, in)
+	id := check(t, r, "identity")
+	if !ok || id.Status != Unchecked || !strings.Contains(id.Summary, "could not reach STS") || !strings.Contains(id.Summary, "connection refused") {
+		t.Errorf("ok %v, identity %s %q:\n%s", ok, id.Status, id.Summary, human)
+	}
+	if r.Recommendation == nil {
+		t.Error("the other checks should still have run")
+	}
+}
+
 // TestClaude covers a claude whose --version fails.
 func TestClaude(t *testing.T) {
 	f := newFakeAWS(t)

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -168,4 +169,17 @@ func TestNum(t *testing.T) {
 			t.Errorf("num(%d) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// The README's worked example: a 200,000 tokens-per-minute quota, three
+// parallel requests of 22,000 input tokens, a 5x burndown.
+func ExampleRecommend() {
+	r := Recommend(200000, 3, TypicalInput, 5, 64000)
+	fmt.Printf("largest cap %d, recommended %d\n", r.Exact, r.Cap)
+	fmt.Printf("at %d each request reserves %d; %d fit\n", r.Cap, r.Reservation(r.Cap), r.Fits(r.Cap))
+	fmt.Printf("at 32000 each request reserves %d; %d fits\n", r.Reservation(32000), r.Fits(32000))
+	// Output:
+	// largest cap 8933, recommended 8704
+	// at 8704 each request reserves 65520; 3 fit
+	// at 32000 each request reserves 182000; 1 fits
 }
