@@ -201,7 +201,7 @@ func (d *Detector) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	d.scr.write(p)
 	if !d.plain {
-		d.scanDirty(d.scr.endedMidText)
+		d.scanDirty(d.scr.endedMidFrame)
 	}
 	d.mu.Unlock()
 	return len(p), nil
@@ -221,8 +221,8 @@ func (d *Detector) Flush() {
 }
 
 // scanDirty checks every row written since the last scan. The cursor's row
-// is left for later when the output stopped in the middle of text or of an
-// escape sequence: the rest of that row is still to come.
+// is left for later when the output stopped in the middle of a frame: the
+// rest of that row may still be to come.
 func (d *Detector) scanDirty(holdCursorRow bool) {
 	s := d.scr
 	if s.dirtyHi < 0 {

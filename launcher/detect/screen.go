@@ -58,20 +58,25 @@ type screen struct {
 	dirtyLo     int // smallest dirty row, rows if none
 	dirtyHi     int // largest dirty row, -1 if none
 
-	x, y         int
-	wrapPending  bool // cursor sits past the last column (xterm's "wrapnext")
-	noAutowrap   bool
-	top, bot     int // scroll region, inclusive
-	savedX       int
-	savedY       int
-	lastPrinted  byte // for REP
-	newlineIsCR  bool // plain (pipe) output: LF also returns the carriage
-	scrolled     int64
-	onClear      func(row int)
-	onHome       func()
-	onLineFeed   func(row int)
-	endedMidText bool // last Write ended inside text or a sequence
-	noSkipBefore int  // skipScrolled already failed on p up to here
+	x, y        int
+	wrapPending bool // cursor sits past the last column (xterm's "wrapnext")
+	noAutowrap  bool
+	top, bot    int // scroll region, inclusive
+	savedX      int
+	savedY      int
+	lastPrinted byte // for REP
+	newlineIsCR bool // plain (pipe) output: LF also returns the carriage
+	scrolled    int64
+	onClear     func(row int)
+	onHome      func()
+	onLineFeed  func(row int)
+	// endedMidFrame: the last write ended inside a sequence, or after
+	// anything but an absolute cursor move. Claude Code ends each frame by
+	// parking the cursor with one; until then the cursor's row may be
+	// half drawn.
+	endedMidFrame bool
+	parked        bool
+	noSkipBefore  int // skipScrolled already failed on p up to here
 
 	st      int
 	params  [maxParams]int
@@ -145,7 +150,7 @@ func (s *screen) reset() {
 	s.top, s.bot = 0, s.rows-1
 	s.wrapPending, s.noAutowrap = false, false
 	s.st, s.nutf = stGround, 0
-	s.endedMidText = false
+	s.endedMidFrame, s.parked = false, false
 }
 
 func (s *screen) markDirty(r int) {
@@ -216,6 +221,7 @@ func (s *screen) write(p []byte) {
 				if p[j] != 'm' { // SGR, the most common, moves nothing
 					s.csiBytes(p[i+2:j], p[j])
 				}
+
 				i = j + 1
 				continue
 			}
@@ -241,7 +247,7 @@ func (s *screen) write(p []byte) {
 		}
 	}
 	s.noSkipBefore = 0
-	s.endedMidText = s.st != stGround || (len(p) > 0 && p[len(p)-1] >= 0x20 && p[len(p)-1] != 0x7f)
+	s.endedMidFrame = s.st != stGround || !s.parked
 }
 
 // csiBytes runs a complete CSI sequence: parameter and intermediate bytes,
@@ -427,6 +433,7 @@ func (s *screen) step(p []byte, i int) int {
 
 // putASCII writes a run of printable ASCII at the cursor.
 func (s *screen) putASCII(run []byte) {
+	s.parked = false
 	s.lastPrinted = run[len(run)-1]
 	for len(run) > 0 {
 		if s.wrapPending {
@@ -452,6 +459,7 @@ func (s *screen) putASCII(run []byte) {
 
 // putRune writes one non-ASCII character.
 func (s *screen) putRune(r rune) {
+	s.parked = false
 	w := runeWidth(r)
 	if w == 0 {
 		return
@@ -596,9 +604,11 @@ func (s *screen) recomputeDirtyRange() {
 func (s *screen) control(c byte) {
 	switch c {
 	case '\r':
+		s.parked = false
 		s.x = 0
 		s.wrapPending = false
 	case '\n', 0x0b, 0x0c:
+		s.parked = false
 		row := s.y
 		s.wrapPending = false
 		if s.newlineIsCR {
@@ -609,11 +619,13 @@ func (s *screen) control(c byte) {
 		}
 		s.index()
 	case '\b':
+		s.parked = false
 		if s.x > 0 {
 			s.x--
 		}
 		s.wrapPending = false
 	case '\t':
+		s.parked = false
 		s.x = min((s.x/8+1)*8, s.cols-1)
 	case 0x1b:
 		s.st = stEsc
@@ -700,6 +712,12 @@ func (s *screen) param(i, def int) int {
 }
 
 func (s *screen) csi(final byte) {
+	switch final {
+	case 'H', 'f':
+		s.parked = true
+	case 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'a', 'd', 'e', '`':
+		s.parked = false
+	}
 	if s.inter != 0 {
 		return // e.g. DECSCUSR "CSI 2 SP q": no effect on cells
 	}
