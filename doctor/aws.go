@@ -35,9 +35,10 @@ type awsState struct {
 	// environment, so only an instance or container role can supply them:
 	// the identity check settles whether one does.
 	instanceRole bool
-	profile      string // the AWS profile used, for fixes
-	credFix      string // the fix when the credentials are refused
-	account      string // set by the identity check
+	profile      string   // the AWS profile used, for fixes
+	credFix      string   // the fix when the credentials are refused
+	account      string   // set by the identity check
+	secrets      []string // the profile chain's key values, for redaction only
 }
 
 // notUsable marks the network checks as impossible, saying why.
@@ -126,6 +127,13 @@ func checkAWS(ctx context.Context, in Input) *awsState {
 	var ssoSC *config.SharedConfig
 	switch {
 	case sc != nil:
+		for p := sc; p != nil; p = p.Source {
+			for _, v := range []string{p.Credentials.AccessKeyID, p.Credentials.SecretAccessKey, p.Credentials.SessionToken} {
+				if len(v) >= 8 {
+					a.secrets = append(a.secrets, v)
+				}
+			}
+		}
 		source, ssoSC = describeCreds(in, sc)
 		if source != "" {
 			source = fmt.Sprintf("AWS profile %q (%s): %s", name, nameWhy, source)

@@ -193,6 +193,7 @@ func Diagnose(ctx context.Context, in Input) Report {
 
 	r := Report{Profile: in.Profile, OK: true,
 		Checks: []Check{claude, profile, settings, a.check, identity, model, quota, history}}
+	redact(r.Checks, secretValues(in, a))
 	if q != nil {
 		r.Recommendation = &q.rec
 	}
@@ -205,6 +206,41 @@ func Diagnose(ctx context.Context, in Input) Report {
 		}
 	}
 	return r
+}
+
+// secretValues lists the credential values the doctor could have seen: the
+// environment's secrets and the keys of the AWS profile chain. None is ever
+// printed on purpose; redact makes sure an error message quoting one cannot
+// print it either.
+func secretValues(in Input, a *awsState) []string {
+	var out []string
+	for k, v := range in.Env {
+		u := strings.ToUpper(k)
+		if len(v) >= 8 && (strings.Contains(u, "SECRET") || strings.Contains(u, "TOKEN") || strings.Contains(u, "PASSWORD") ||
+			strings.Contains(u, "ACCESS_KEY") || strings.Contains(u, "API_KEY") || strings.Contains(u, "CREDENTIAL")) {
+			out = append(out, v)
+		}
+	}
+	return append(out, a.secrets...)
+}
+
+// redact replaces every secret value in the checks' text.
+func redact(checks []Check, secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, "[redacted]")
+	}
+	r := strings.NewReplacer(pairs...)
+	for i := range checks {
+		c := &checks[i]
+		c.Summary, c.Fix = r.Replace(c.Summary), r.Replace(c.Fix)
+		for j := range c.Details {
+			c.Details[j] = r.Replace(c.Details[j])
+		}
+	}
 }
 
 // withDefaults fills the optional fields of in.

@@ -747,6 +747,21 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// TestRedact: even a secret that lands in a message by accident (here a
+// settings file that quotes the environment's secret key) is not printed.
+func TestRedact(t *testing.T) {
+	f := newFakeAWS(t)
+	home := setupHome(t)
+	in := baseInput(t, f, home)
+	in.Env["AWS_SECRET_ACCESS_KEY"] = testEnvSec
+	write(t, filepath.Join(home, ".claude", "settings.json"),
+		fmt.Sprintf(`{"env":{"AWS_PROFILE":%q,"ANTHROPIC_MODEL":%q}}`, testSecret, testEnvSec))
+	human, _, _, _ := run(t, in) // run fails the test on any secret in the output
+	if !strings.Contains(human, "sets env.AWS_PROFILE = [redacted]") {
+		t.Errorf("redaction marker missing:\n%s", human)
+	}
+}
+
 // TestClaude covers a claude whose --version fails.
 func TestClaude(t *testing.T) {
 	f := newFakeAWS(t)
