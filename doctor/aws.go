@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // awsState is the AWS configuration the network checks share, and what the
@@ -175,6 +177,9 @@ func checkAWS(ctx context.Context, in Input) *awsState {
 	if name != "" {
 		a.credFix = "aws configure --profile " + shellQuote(name)
 	}
+	if source == "" {
+		a.credFix = fixCreds
+	}
 	if ssoSC != nil {
 		a.credFix = "aws sso login --profile " + shellQuote(name)
 		a.checkSSOCache(in, ssoSC)
@@ -202,6 +207,10 @@ func checkAWS(ctx context.Context, in Input) *awsState {
 		config.WithSharedCredentialsFiles([]string{credsFile}),
 		config.WithRegion(region),
 		config.WithRetryMaxAttempts(2),
+		// The SDK's own warnings (such as falling back to IMDSv1) would land
+		// on stderr in the middle of the report; what matters is in the checks.
+		config.WithLogger(logging.Nop{}),
+		config.WithLogConfigurationWarnings(false),
 	}
 	switch {
 	case sc != nil:
@@ -212,6 +221,9 @@ func checkAWS(ctx context.Context, in Input) *awsState {
 	}
 	if imdsOff {
 		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
+	if e := in.Env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]; e != "" {
+		opts = append(opts, config.WithEC2IMDSEndpoint(e))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -449,8 +461,12 @@ func callError(ctx context.Context, in Input, service string, err error, credOwn
 		}
 		return Fail, "no usable credentials: " + after(msg, "get identity: ", "get credentials: ")
 	}
-	return Unchecked, fmt.Sprintf("could not reach %s: %s", service, after(msg, "request send failed, "))
+	return Unchecked, fmt.Sprintf("could not reach %s: %s", service, urlRE.ReplaceAllString(after(msg, "request send failed, "), ""))
 }
+
+// urlRE matches the method and URL net/http puts in front of a transport
+// error; the reason after it is what the user needs.
+var urlRE = regexp.MustCompile(`^[A-Z]+ "[^"]*": `)
 
 // after keeps what follows the last of the markers in an SDK error, the part
 // that says what went wrong; the whole message when none is there.

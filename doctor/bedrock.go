@@ -100,6 +100,10 @@ func (a *awsState) model(ctx context.Context, in Input) (c Check) {
 		default:
 			c.Details = append(c.Details, fmt.Sprintf("cap %s within the ceiling %s", num(capTokens), num(m.MaxOutput)))
 		}
+		if capTokens < models.MinThrottleReservation {
+			c.Details = append(c.Details, fmt.Sprintf("Bedrock counts at least %s against the quota whatever the cap: below that a cap saves no quota, it only cuts answers short",
+				num(models.MinThrottleReservation)))
+		}
 		if m.Retired != "" {
 			if m.Retired <= in.Now().UTC().Format("2006-01-02") {
 				c.Status = Fail

@@ -762,6 +762,40 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestInstanceRole: with no keys anywhere, an instance role found through
+// the instance metadata service settles the aws check.
+func TestInstanceRole(t *testing.T) {
+	f := newFakeAWS(t)
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/latest/api/token":
+			fmt.Fprint(w, "imds-session-token")
+		case r.URL.Path == "/latest/meta-data/iam/security-credentials/":
+			fmt.Fprint(w, "bedrock-role")
+		case r.URL.Path == "/latest/meta-data/iam/security-credentials/bedrock-role":
+			fmt.Fprintf(w, `{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":%q,"SecretAccessKey":%q,"Token":%q,"Expiration":%q}`,
+				testSSOKey, testSSOSec, testSSOSess, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(imds.Close)
+	in := baseInput(t, f, setupHome(t))
+	in.AWSProfile = ""
+	delete(in.Env, "AWS_EC2_METADATA_DISABLED")
+	in.Env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.URL
+	human, _, ok, r := run(t, in)
+	a := check(t, r, "aws")
+	if !ok || a.Status != OK || a.Summary != "credentials from the instance or container role" {
+		t.Errorf("ok %v, aws %s %q:\n%s", ok, a.Status, a.Summary, human)
+	}
+	for _, req := range f.seen() {
+		if !strings.HasSuffix(req, " "+testSSOKey) {
+			t.Errorf("request %q not signed with the role's key", req)
+		}
+	}
+}
+
 // TestClaude covers a claude whose --version fails.
 func TestClaude(t *testing.T) {
 	f := newFakeAWS(t)
