@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +41,7 @@ type Term struct {
 
 	mu      sync.Mutex
 	out     []byte
+	sizes   []sizeAt      // the initial size and each Resize, with the output offset it took effect at
 	changed chan struct{} // closed and replaced on every read and at EOF
 	readEOF bool
 
@@ -48,6 +50,9 @@ type Term struct {
 	waitErr  error
 	state    *os.ProcessState
 }
+
+// sizeAt is a terminal size from output offset off on.
+type sizeAt struct{ off, rows, cols int }
 
 // Start runs cmd on a new pseudo-terminal of rows x cols. The size is set
 // before the child starts (a child started at 0x0 and resized later may read
@@ -94,6 +99,7 @@ func Start(t testing.TB, cmd *exec.Cmd, rows, cols int) *Term {
 	tm := &Term{
 		t: t, cmd: cmd, ptmx: ptmx, slavePath: slavePath,
 		changed:  make(chan struct{}),
+		sizes:    []sizeAt{{0, rows, cols}},
 		readDone: make(chan struct{}),
 		exited:   make(chan struct{}),
 	}
@@ -185,9 +191,68 @@ func (tm *Term) Type(s string, pause time.Duration) {
 // foreground process group.
 func (tm *Term) Resize(rows, cols int) {
 	tm.t.Helper()
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
 	if err := pty.Setsize(tm.ptmx, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)}); err != nil {
 		tm.t.Fatalf("ptytest: resize to %dx%d: %v", rows, cols, err)
 	}
+	tm.sizes = append(tm.sizes, sizeAt{len(tm.out), rows, cols})
+}
+
+// Screen renders everything the child has written so far on a Screen of the
+// terminal's size, resized where the test resized the terminal.
+func (tm *Term) Screen() *Screen {
+	tm.mu.Lock()
+	out, sizes := tm.out, slices.Clone(tm.sizes)
+	tm.mu.Unlock()
+	return render(out, sizes)
+}
+
+func render(out []byte, sizes []sizeAt) *Screen {
+	scr := NewScreen(sizes[0].rows, sizes[0].cols)
+	off := 0
+	for _, sz := range sizes[1:] {
+		_, _ = scr.Write(out[off:sz.off]) // never fails
+		scr.Resize(sz.rows, sz.cols)
+		off = sz.off
+	}
+	_, _ = scr.Write(out[off:]) // never fails
+	return scr
+}
+
+// WaitForScreenState waits until cond holds for the screen as rendered from
+// the output so far (see Screen), and returns that screen. It fails the test
+// with what and the screen after timeout.
+func (tm *Term) WaitForScreenState(t testing.TB, what string, cond func(*Screen) bool, timeout time.Duration) *Screen {
+	t.Helper()
+	var scr *Screen
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		tm.mu.Lock()
+		out, sizes := tm.out, slices.Clone(tm.sizes)
+		ch, eof := tm.changed, tm.readEOF
+		tm.mu.Unlock()
+		scr = render(out, sizes)
+		if cond(scr) {
+			return scr
+		}
+		if eof {
+			t.Fatalf("ptytest: output ended without %s; the screen:\n%s", what, scr)
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("ptytest: waited %v for %s; the screen:\n%s", timeout, what, scr)
+		}
+	}
+}
+
+// Shows reports whether text is on the visible screen, matched as
+// WaitForScreen matches (escape sequences and whitespace ignored), so a
+// message wrapped over several rows is found.
+func (s *Screen) Shows(text string) bool {
+	return bytes.Contains(Squeeze([]byte(s.String())), Squeeze([]byte(text)))
 }
 
 // Output returns a copy of everything the child has written so far.

@@ -130,6 +130,9 @@ func TestResize(t *testing.T) {
 	tm.WaitFor(t, "ready", timeout)
 	tm.Resize(30, 100)
 	tm.WaitFor(t, "resized=30x100", timeout)
+	if r, c := tm.Screen().Size(); r != 30 || c != 100 {
+		t.Errorf("Screen size %dx%d after Resize, want 30x100", r, c)
+	}
 	if code := tm.Wait(t, timeout); code != 0 {
 		t.Errorf("exit %d", code)
 	}
@@ -169,6 +172,13 @@ func TestWaitForScreenAcrossCursorJumps(t *testing.T) {
 		t.Errorf("ScreenCount = %d, want 1", n)
 	}
 	tm.WaitForRegexp(t, regexp.MustCompile(`to\x1b\[[0-9;]*mkens`), timeout)
+	scr := tm.WaitForScreenState(t, "the two rows", func(s *ptytest.Screen) bool {
+		l := s.Lines()
+		return l[0] == "Too many" && l[1] == "tokens, please"
+	}, timeout)
+	if !scr.AltScreen() || !scr.Shows("Too many tokens") {
+		t.Errorf("alt %v, screen:\n%s", scr.AltScreen(), scr)
+	}
 	tm.Write("\r")
 	if code := tm.Wait(t, timeout); code != 0 {
 		t.Errorf("exit %d", code)
