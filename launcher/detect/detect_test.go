@@ -419,3 +419,44 @@ func dumpScreen(s *screen) []string {
 	}
 	return out
 }
+
+// TestScreen pins the emulator's behaviour for the sequences it knows, on a
+// 6×4 screen, against what xterm shows.
+func TestScreen(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string // rows, then the cursor as "cursor y,x"
+	}{
+		{"autowrap and scroll", "abcdefgh\r\n12\r\n34\r\n56", []string{"gh", "12", "34", "56", "cursor 3,2"}},
+		{"no autowrap", "\x1b[?7labcdefgh", []string{"abcdeh", "", "", "", "cursor 0,5"}},
+		{"pending wrap then CR", "abcdef\rX", []string{"Xbcdef", "", "", "", "cursor 0,1"}},
+		{"cursor moves", "\x1b[3;4Hx\x1b[2Ay\x1b[5Dz\x1b[1B\x1b[3Cw\x1b[4Gv\x1b[2dq", []string{"z   y", "   vq", "   x", "", "cursor 1,5"}},
+		{"erase", "abcdef\r\n123456\x1b[1;3H\x1b[K\x1b[2;3H\x1b[1K", []string{"ab", "   456", "", "", "cursor 1,2"}},
+		{"erase below", "aaaaaa\r\nbbbbbb\r\ncccccc\x1b[2;3H\x1b[J", []string{"aaaaaa", "bb", "", "", "cursor 1,2"}},
+		{"insert and delete chars", "abcdef\x1b[1;2H\x1b[2@\x1b[2;1Habcdef\x1b[2;2H\x1b[2P\x1b[3X", []string{"a  bcd", "a", "", "", "cursor 1,1"}},
+		{"region scroll", "1\r\n2\r\n3\r\n4\x1b[2;3r\x1b[3;1H\nX", []string{"1", "3", "X", "4", "cursor 2,1"}},
+		{"insert and delete lines", "1\r\n2\r\n3\r\n4\x1b[2;1H\x1b[L\x1b[4;1H\x1b[M", []string{"1", "", "2", "", "cursor 3,0"}},
+		{"scroll up and down", "1\r\n2\r\n3\r\n4\x1b[2S\x1b[T", []string{"", "3", "4", "", "cursor 3,1"}},
+		{"reverse index at top", "1\r\n2\x1b[H\x1bMx", []string{"x", "1", "2", "", "cursor 0,1"}},
+		{"save and restore", "ab\x1b7\r\n\r\ncd\x1b8e\x1b[s\x1b[4;1Hf\x1b[ug", []string{"abeg", "", "cd", "f", "cursor 0,4"}},
+		{"tab and backspace", "a\tb\bc", []string{"a   cb", "", "", "", "cursor 0,5"}},
+		{"wide characters", "a日b\r\n12345日", []string{"a▪▪b", "12345", "▪▪", "", "cursor 2,2"}},
+		{"repeat", "x\x1b[3b", []string{"xxxx", "", "", "", "cursor 0,4"}},
+		// The main screen is not kept: the detector only reads what is
+		// drawn after the switch.
+		{"alternate screen", "abc\x1b[?1049hX\x1b[?1049lY", []string{"   Y", "", "", "", "cursor 0,4"}},
+		{"strings and charsets skipped", "a\x1b]0;t\x07b\x1bPq#\x1b\\c\x1b(Bd\x1b%Ge", []string{"abcde", "", "", "", "cursor 0,5"}},
+		{"malformed utf-8", "a\xe2\x94b\xffc", []string{"a▪b▪c", "", "", "", "cursor 0,5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScreen(6, 4)
+			s.write([]byte(tt.in))
+			got := dumpScreen(s)
+			got = append(got[1:], got[0])
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("screen (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -538,18 +538,28 @@ func (s *screen) scrollUp(top, bot, n int) {
 		}
 		return
 	}
-	for k := range n {
-		gone := s.lines[top]
-		copy(s.lines[top:bot], s.lines[top+1:bot+1])
-		copy(s.dirty[top:bot], s.dirty[top+1:bot+1])
-		copy(s.wrapped[top:bot], s.wrapped[top+1:bot+1])
-		s.lines[bot] = gone
-		s.dirty[bot] = false
-		s.wrapped[bot] = false
-		s.clearCells(bot, 0, s.cols)
-		_ = k // the loop counts rows, its index is not needed
+	s.rotate(top, bot, n)
+	for r := bot - n + 1; r <= bot; r++ {
+		s.dirty[r] = false
+		s.wrapped[r] = false
+		s.clearCells(r, 0, s.cols)
 	}
 	s.recomputeDirtyRange()
+}
+
+// rotate moves rows top..bot up by n, the first n becoming the last, in
+// place: a scroll costs the same whatever n, with no allocation.
+func (s *screen) rotate(top, bot, n int) {
+	rev := func(a, b int) {
+		for ; a < b; a, b = a+1, b-1 {
+			s.lines[a], s.lines[b] = s.lines[b], s.lines[a]
+			s.dirty[a], s.dirty[b] = s.dirty[b], s.dirty[a]
+			s.wrapped[a], s.wrapped[b] = s.wrapped[b], s.wrapped[a]
+		}
+	}
+	rev(top, top+n-1)
+	rev(top+n, bot)
+	rev(top, bot)
 }
 
 // scrollFull scrolls the whole screen up one row by moving the window on
@@ -578,15 +588,11 @@ func (s *screen) scrollDown(top, bot, n int) {
 		return
 	}
 	n = min(n, bot-top+1)
-	for range n {
-		gone := s.lines[bot]
-		copy(s.lines[top+1:bot+1], s.lines[top:bot])
-		copy(s.dirty[top+1:bot+1], s.dirty[top:bot])
-		copy(s.wrapped[top+1:bot+1], s.wrapped[top:bot])
-		s.lines[top] = gone
-		s.dirty[top] = false
-		s.wrapped[top] = false
-		s.clearCells(top, 0, s.cols)
+	s.rotate(top, bot, bot-top+1-n)
+	for r := top; r < top+n; r++ {
+		s.dirty[r] = false
+		s.wrapped[r] = false
+		s.clearCells(r, 0, s.cols)
 	}
 	s.recomputeDirtyRange()
 }
@@ -795,6 +801,9 @@ func (s *screen) csi(final byte) {
 	case 'T':
 		s.scrollDown(s.top, s.bot, n)
 	case 'b':
+		// REP: at most one row's worth, so a few bytes of input can never
+		// cost unbounded work (it draws runs within a line in practice).
+		n = min(n, s.cols)
 		if s.lastPrinted >= 0x20 && s.lastPrinted < 0x7f {
 			var buf [64]byte
 			for n > 0 {

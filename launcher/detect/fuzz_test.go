@@ -1,0 +1,108 @@
+package detect
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// checkBounds fails if the detector's state is larger than New and Resize
+// made it, or the cursor left the screen.
+func checkBounds(t *testing.T, d *Detector, cols, rows int) {
+	t.Helper()
+	s := d.scr
+	if s.cols != cols || s.rows != rows || len(s.lines) != rows || len(s.ringLines) != 2*rows ||
+		len(s.dirty) != rows || len(s.wrapped) != rows || len(s.blank) != cols {
+		t.Fatalf("screen is %dx%d with %d lines, %d ring rows; want %dx%d", s.cols, s.rows, len(s.lines), len(s.ringLines), cols, rows)
+	}
+	for r, line := range s.lines {
+		if len(line) != cols || cap(line) != cols {
+			t.Fatalf("row %d has len %d cap %d, want %d", r, len(line), cap(line), cols)
+		}
+	}
+	if cap(d.sq) != maxWindow {
+		t.Fatalf("scratch grew to %d bytes, bound %d", cap(d.sq), maxWindow)
+	}
+	if s.x < 0 || s.x >= cols || s.y < 0 || s.y >= rows || s.top < 0 || s.bot >= rows || s.top > s.bot {
+		t.Fatalf("cursor %d,%d or region %d-%d outside %dx%d", s.y, s.x, s.top, s.bot, rows, cols)
+	}
+	if len(d.ch) > queueLen {
+		t.Fatalf("%d incidents queued, bound %d", len(d.ch), queueLen)
+	}
+}
+
+// FuzzDetector feeds arbitrary output, cut into two writes, to a detector
+// of arbitrary size: it must not panic, its state must stay within its
+// bounds, and the screen must not depend on where the output was cut.
+func FuzzDetector(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.raw"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "synthetic", "*.raw"))
+	for _, name := range append(files, more...) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, uint16(80), uint16(30), uint16(len(data)/2))
+	}
+	f.Add([]byte("\x1b[5;3r\x1b[2S\x1b[?1049h日本\x1b[Kx\x1b]0;t\x07\r\n"), uint16(3), uint16(2), uint16(5))
+	f.Fuzz(func(t *testing.T, data []byte, cols, rows, cut uint16) {
+		c := 1 + int(cols)%300
+		r := 1 + int(rows)%100
+		k := int(cut) % (len(data) + 1)
+
+		d := New()
+		d.Resize(c, r)
+		d.Write(data[:k])
+		d.UserInput()
+		d.Write(data[k:])
+		d.Flush()
+		checkBounds(t, d, c, r)
+
+		// The emulator alone, byte by byte, must draw the same screen.
+		bytewise := newScreen(c, r)
+		for i := range data {
+			bytewise.write(data[i : i+1])
+		}
+		whole := newScreen(c, r)
+		whole.write(data)
+		if diff := cmp.Diff(dumpScreen(bytewise), dumpScreen(whole)); diff != "" {
+			t.Fatalf("screen depends on the writes (-byte by byte +whole):\n%s", diff)
+		}
+
+		p := NewPlain()
+		p.Write(data[:k])
+		p.Write(data[k:])
+		p.Flush()
+		checkBounds(t, p, maxCols, 8)
+	})
+}
+
+// TestWriteDoesNotAllocate: after New, feeding output allocates nothing,
+// so memory stays what New allocated however long the session runs.
+func TestWriteDoesNotAllocate(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "tpm-twice-w80.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bulk := goSource(t, 1<<20)
+	d := New()
+	d.Resize(80, 30)
+	allocs := testing.AllocsPerRun(20, func() {
+		for i := 0; i < len(data); i += 100 {
+			d.Write(data[i:min(i+100, len(data))])
+			d.UserInput()
+			for len(d.Incidents()) > 0 {
+				<-d.Incidents()
+			}
+		}
+		d.Write(bulk)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per run of %d bytes, want 0", allocs, len(data)+len(bulk))
+	}
+	checkBounds(t, d, 80, 30)
+	d.Resize(5000, 5000)
+	checkBounds(t, d, maxCols, maxRows)
+}
