@@ -65,7 +65,6 @@ func BenchmarkDetectorBulkText(b *testing.B) {
 	d := New()
 	d.Resize(120, 40)
 	b.SetBytes(int64(len(data)))
-	b.ResetTimer()
 	for b.Loop() {
 		for i := 0; i < len(data); i += chunk {
 			d.Write(data[i:min(i+chunk, len(data))])
@@ -73,27 +72,31 @@ func BenchmarkDetectorBulkText(b *testing.B) {
 	}
 }
 
-// BenchmarkDetectorRecorded measures throughput on the recordings of the
-// real Claude Code in testdata, fed in writes the size the recordings were
-// read in where known, else 4 KiB.
-func BenchmarkDetectorRecorded(b *testing.B) {
+// recordedData returns every recording in testdata, one after the other.
+func recordedData(tb testing.TB) []byte {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.raw"))
 	var data []byte
 	for _, f := range files {
 		x, err := os.ReadFile(f)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		data = append(data, x...)
 	}
 	if len(data) == 0 {
-		b.Fatal("no recordings")
+		tb.Fatal("no recordings in testdata")
 	}
+	return data
+}
+
+// BenchmarkDetectorRecorded measures throughput on the recordings of the
+// real Claude Code in testdata (80×30 screen), fed in 4 KiB writes.
+func BenchmarkDetectorRecorded(b *testing.B) {
+	data := recordedData(b)
 	const chunk = 4 << 10
 	d := New()
 	d.Resize(80, 30)
 	b.SetBytes(int64(len(data)))
-	b.ResetTimer()
 	for b.Loop() {
 		for i := 0; i < len(data); i += chunk {
 			d.Write(data[i:min(i+chunk, len(data))])

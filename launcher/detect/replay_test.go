@@ -49,6 +49,12 @@ var recordings = []recording{
 	{file: "tpm-recovers-w80.raw", typed: []string{"hello"}, maxOpen: 1, never: TokensPerDay},
 	{file: "tpm-twice-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute, TokensPerMinute)},
 	{file: "continue-after-tpm-w80.raw", typed: []string{"hello again"}, replayed: true},
+	// testdata/synthetic: see its README.
+	{file: "synthetic/continue-then-tpm-w80.raw", typed: []string{"third message"}, replayed: true, want: finals(TokensPerMinute)},
+	{file: "synthetic/tpm-final-w30.raw", typed: []string{"hello there"}, want: finals(TokensPerMinute)},
+	{file: "synthetic/tpd-final-w40.raw", typed: []string{"hello there"}, want: finals(TokensPerDay), never: TokensPerMinute},
+	{file: "synthetic/maxtokens-w24.raw", typed: []string{"hello there"}, want: []Incident{{Seq: 1, Kind: CapTooLow, Final: true, Cap: 3000}}},
+	{file: "synthetic/unavailable-final-r3-w80.raw", typed: []string{"hello there"}, want: finals(ServiceUnavailable)},
 }
 
 func finals(kinds ...Kind) []Incident {

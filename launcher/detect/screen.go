@@ -109,8 +109,9 @@ func (s *screen) resize(cols, rows int) {
 		return
 	}
 	cells := make([]byte, cols*rows)
-	for i := range cells {
-		cells[i] = cellBlank
+	cells[0] = cellBlank
+	for i := 1; i < len(cells); i *= 2 {
+		copy(cells[i:], cells[:i])
 	}
 	ring := make([][]byte, 2*rows)
 	for r := range rows {
