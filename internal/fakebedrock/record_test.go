@@ -94,6 +94,20 @@ const (
 	reply    = "Hello from the fake Bedrock."
 )
 
+// longReply is an answer long enough to scroll for a while: numbered
+// sentences in paragraphs, ending with a marker the recorder waits for.
+var longReply = func() string {
+	var b strings.Builder
+	for i := 1; i <= 300; i++ {
+		fmt.Fprintf(&b, "Sentence %d of the long story, with some words to wrap the line. ", i)
+		if i%10 == 0 {
+			b.WriteString("\n\n")
+		}
+	}
+	b.WriteString("The end of the long story.")
+	return b.String()
+}()
+
 func recordings() []recording {
 	var rs []recording
 	for _, w := range []int{40, 80, 132} {
@@ -196,6 +210,40 @@ func recordings() []recording {
 			},
 			typed:  "`hello`, Enter, final error; `hello again`, Enter, final error; Ctrl-C twice",
 			expect: "2 incidents, both tokens per minute",
+		},
+		recording{
+			name: "tpm-final-then-ok-w80", cols: 80, fail: fakebedrock.TooManyTokens,
+			play: func(t *testing.T, r *recorder) {
+				since := r.tm.Len()
+				r.send(t, "hello")
+				r.settle(t, since, tpmFinal)
+				r.fake.Heal()
+				since = r.tm.Len()
+				r.send(t, "hello again")
+				r.settle(t, since, reply)
+				r.quit(t)
+			},
+			typed:  "`hello`, Enter, final error; the fake heals; `hello again`, Enter, answer; Ctrl-C twice",
+			expect: "1 incident, tokens per minute; nothing after the answer",
+		},
+		recording{
+			name: "long-reply-then-tpm-w80", cols: 80,
+			play: func(t *testing.T, r *recorder) {
+				r.fake.SetReply(longReply)
+				since := r.tm.Len()
+				r.send(t, "tell me a long story")
+				r.settle(t, since, "The end of the long story.")
+				r.fake.SetReply("")
+				r.fake.Throttle(0)
+				since = r.tm.Len()
+				r.send(t, "hello")
+				r.settle(t, since, tpmFinal)
+				r.quit(t)
+			},
+			typed: "`tell me a long story`, Enter, a long answer (about 3,000 words, scrolled through); " +
+				"then the fake throttles; `hello`, Enter, final error; Ctrl-C twice",
+			expect: "1 incident, tokens per minute. The answer scrolls the start of the session off the screen; " +
+				"the TUI draws only the visible rows, so the whole session is still only about 12 KB",
 		},
 		recording{
 			name: "continue-after-tpm-w80", cols: 80, args: []string{"--continue"},
