@@ -165,14 +165,12 @@ func (a *awsState) model(ctx context.Context, in Input) (c Check) {
 		c.Status = worse(c.Status, Unchecked)
 		c.Summary += "; not confirmed with Bedrock: not allowed to read its inference profiles"
 	default:
-		st, why := callError(ctx, in, "Bedrock", err, false)
-		if st == Fail {
-			c.Status = Fail
-			c.Details = append(c.Details, why)
-		} else {
-			c.Status = worse(c.Status, Unchecked)
-			c.Summary += "; not confirmed with Bedrock: " + why
-		}
+		// Refused credentials, throttling, an unreachable endpoint: the
+		// identity check owns credential problems, so here the model is
+		// simply not confirmed.
+		_, why := callError(ctx, in, "Bedrock", err, false)
+		c.Status = worse(c.Status, Unchecked)
+		c.Summary += "; not confirmed with Bedrock: " + why
 	}
 	return c
 }
@@ -249,12 +247,9 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 			if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
 				return fromCache("not allowed to call servicequotas:ListServiceQuotas")
 			}
-			st, why := callError(ctx, in, "Service Quotas", err, false)
-			if st == Fail {
-				c.Status, c.Summary = Fail, why
-				c.Fix = a.credFix
-				return c, nil
-			}
+			// As for the model: credential problems are the identity
+			// check's to report; the quota is just not known.
+			_, why := callError(ctx, in, "Service Quotas", err, false)
 			return fromCache(why)
 		}
 		for _, sq := range out.Quotas {

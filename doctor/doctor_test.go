@@ -689,7 +689,9 @@ func TestHang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if elapsed > 3*time.Second {
+	// Generous for a loaded 2-core machine; the point is that nothing waits
+	// for the hanging servers beyond the timeouts.
+	if elapsed > TotalTimeout {
 		t.Errorf("doctor took %s with hanging endpoints and a 500ms timeout", elapsed)
 	}
 	out := b.String()
