@@ -469,6 +469,16 @@ func TestProblems(t *testing.T) {
 	golden(t, "problems.json", normalise(js, in))
 }
 
+// laterOfBoth is an hour after both the real clock and testNow: a token
+// valid then is valid to the SDK (real clock) and to the doctor (in.Now).
+func laterOfBoth() time.Time {
+	t := time.Now()
+	if testNow.After(t) {
+		t = testNow
+	}
+	return t.Add(time.Hour)
+}
+
 func TestExpiredSSO(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -479,7 +489,7 @@ func TestExpiredSSO(t *testing.T) {
 		{"expired", fmt.Sprintf(`{"accessToken":%q,"expiresAt":"2026-11-25T11:00:00Z","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}`, testSSOTok), Fail, false},
 		{"missing", "", Fail, false},
 		// The SDK checks the expiry on the real clock, the doctor on in.Now.
-		{"valid", fmt.Sprintf(`{"accessToken":%q,"expiresAt":%q}`, testSSOTok, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), OK, true},
+		{"valid", fmt.Sprintf(`{"accessToken":%q,"expiresAt":%q}`, testSSOTok, laterOfBoth().UTC().Format(time.RFC3339)), OK, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeAWS(t)
