@@ -201,8 +201,11 @@ func verify(bin string) error {
 }
 
 // Home returns a throw-away HOME for the real CLI whose ~/.claude.json makes
-// the interactive TUI skip its first-run screens (onboarding, theme) and
-// trust each of dirs (made absolute) without asking.
+// the interactive TUI skip its first-run screens and trust each of dirs (made
+// absolute) without asking. Measured with 2.1.328, nothing else is needed:
+// without hasCompletedOnboarding it opens on the theme picker ("Choose the
+// text style…"), without a project's hasTrustDialogAccepted on "Quick safety
+// check: Is this a project you created or one you trust?".
 func Home(t testing.TB, dirs ...string) string {
 	t.Helper()
 	home := t.TempDir()
@@ -220,10 +223,7 @@ func WriteConfig(t testing.TB, home string, dirs ...string) {
 		if err != nil {
 			t.Fatalf("claudetest: absolute path of %s: %v", d, err)
 		}
-		projects[abs] = map[string]any{
-			"hasTrustDialogAccepted":        true,
-			"hasCompletedProjectOnboarding": true,
-		}
+		projects[abs] = map[string]any{"hasTrustDialogAccepted": true}
 	}
 	cfg := map[string]any{
 		"hasCompletedOnboarding": true,

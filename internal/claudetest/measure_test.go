@@ -270,6 +270,35 @@ func TestContinueAfterThrottleAtNewCap(t *testing.T) {
 	}
 }
 
+// TestFirstRunScreens shows why Home writes what it writes: each key skips
+// one first-run screen, and with both the TUI opens on its input box.
+func TestFirstRunScreens(t *testing.T) {
+	fake := fakebedrock.New(t)
+	for _, tc := range []struct {
+		name   string
+		config func(work string) any
+		screen string
+	}{
+		{"nothing", func(string) any { return map[string]any{} }, "Choose the text style that looks best with your terminal"},
+		{"onboarding only", func(string) any { return map[string]any{"hasCompletedOnboarding": true} },
+			"Is this a project you created or one you trust?"},
+		{"as Home writes it", nil, "? for shortcuts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			work := t.TempDir()
+			home := claudetest.Home(t, work)
+			if tc.config != nil {
+				claudetest.WriteJSON(t, home, ".claude.json", tc.config(work))
+			}
+			env := append(claudetest.Env(home, fake.URL(), "us-west-2"), "ANTHROPIC_MODEL=haiku")
+			tm := ptytest.Start(t, claudetest.Command(t, env, work), 30, 100)
+			tm.WaitForScreenState(t, fmt.Sprintf("%q on screen", tc.screen), func(s *ptytest.Screen) bool {
+				return s.Shows(tc.screen)
+			}, runLimit)
+		})
+	}
+}
+
 // TestCtrlZ is measurement g: Ctrl-Z reaches the CLI as a byte; it leaves
 // the alternate screen, restores a cooked terminal, prints that it is
 // suspended and sends SIGTSTP to its own process group. As the leader of its
