@@ -284,6 +284,18 @@ func Env(home, fakeURL, region string) []string {
 	}
 }
 
+// BinDir returns a new temporary folder holding only `claude`, a link to the
+// pinned binary: put it first on PATH when the program under test finds
+// claude on PATH, as the launcher does.
+func BinDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(Binary(t), filepath.Join(dir, "claude")); err != nil {
+		t.Fatalf("claudetest: link claude into %s: %v", dir, err)
+	}
+	return dir
+}
+
 // Command returns an exec.Cmd for the pinned claude with args, env and dir.
 func Command(t testing.TB, env []string, dir string, args ...string) *exec.Cmd {
 	t.Helper()

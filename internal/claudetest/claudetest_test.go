@@ -2,6 +2,7 @@ package claudetest_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,5 +85,16 @@ func TestBinaryVersion(t *testing.T) {
 	out, _, code := claudetest.Run(t, []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, t.TempDir(), time.Minute, "--version")
 	if code != 0 || !strings.HasPrefix(out, claudetest.Version+" ") {
 		t.Errorf("%s --version = %q (exit %d), want %s …", bin, out, code, claudetest.Version)
+	}
+}
+
+func TestBinDirOnPath(t *testing.T) {
+	dir := claudetest.BinDir(t)
+	env := []string{"HOME=" + t.TempDir(), "PATH=" + dir + ":/usr/bin:/bin"}
+	cmd := exec.Command("sh", "-c", "claude --version")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil || !strings.HasPrefix(string(out), claudetest.Version+" ") {
+		t.Errorf("claude from BinDir on PATH: %q, %v", out, err)
 	}
 }
