@@ -112,8 +112,17 @@ type Detector struct {
 	open      bool     // cur is a failure still being retried
 	cur       Incident // the open or the last incident
 	seq       int
-	lastFinal int64  // plain output: where the last reported line began
-	sq        []byte // scratch for squeezed text, cap maxWindow
+	lastFinal int64 // plain output: where the last reported line began
+
+	// The spinner row of the open incident, and whether it has stopped
+	// showing "attempt a/b" (between retries, when the retry succeeded, or
+	// when Claude Code gave up), since which frame (frames are counted at
+	// each cursor-home).
+	progressRow int
+	spinnerGone bool
+	goneFrame   int
+	frame       int
+	sq          []byte // scratch for squeezed text, cap maxWindow
 }
 
 // New returns a Detector for output meant for a terminal (a PTY), sized
@@ -135,12 +144,13 @@ func NewPlain() *Detector {
 
 func newDetector(plain bool) *Detector {
 	d := &Detector{
-		scr:       newScreen(defaultCols, defaultRows),
-		plain:     plain,
-		ch:        make(chan Incident, queueLen),
-		armed:     true,
-		lastFinal: -1,
-		sq:        make([]byte, 0, maxWindow),
+		scr:         newScreen(defaultCols, defaultRows),
+		plain:       plain,
+		ch:          make(chan Incident, queueLen),
+		armed:       true,
+		lastFinal:   -1,
+		progressRow: -1,
+		sq:          make([]byte, 0, maxWindow),
 	}
 	d.scr.newlineIsCR = plain
 	if plain {
@@ -150,7 +160,10 @@ func newDetector(plain bool) *Detector {
 			d.scr.dirty[r] = false
 			d.checkRow(r)
 		}
-		d.scr.onHome = func() { d.scanDirty(false) }
+		d.scr.onHome = func() {
+			d.scanDirty(false)
+			d.frame++
+		}
 	}
 	return d
 }
@@ -173,14 +186,28 @@ func (d *Detector) Resize(cols, rows int) {
 }
 
 // UserInput tells the detector that the user sent something (pressed Enter
-// in claude's input box). A failure seen after it is a new incident. An
-// incident still open (retrying, not Final) is left behind: what follows
-// belongs to the new message.
+// in claude's input box). A failure seen after it is a new incident. A
+// failure still being retried stays the same incident (Claude Code queues
+// a message typed meanwhile).
 func (d *Detector) UserInput() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.armed = true
-	d.open = false
+	if d.recovered() {
+		d.open = false
+	}
+}
+
+// goneFrames is how many frames the retrying line must stay away before
+// its failure counts as over. Claude Code blanks it for a frame or two
+// between retries and right before its final error; a retry that succeeds
+// is followed by the answer, many frames.
+const goneFrames = 5
+
+// recovered reports whether the open incident's retrying line has been
+// gone long enough that the failure is over without a final error.
+func (d *Detector) recovered() bool {
+	return d.open && d.spinnerGone && d.frame-d.goneFrame > goneFrames
 }
 
 // Reset forgets the screen and any open incident, and treats everything
@@ -193,6 +220,8 @@ func (d *Detector) Reset() {
 	d.scr.reset()
 	d.armed = false
 	d.open = false
+	d.progressRow = -1
+	d.spinnerGone = false
 }
 
 // Write feeds a copy of claude's output to the detector. It never fails,
@@ -252,6 +281,12 @@ func (d *Detector) checkRow(r int) {
 	} else if r > 0 && startsWithDigit(row) && bytes.Contains(s.lines[r-1], wordAttempt) {
 		// "attempt" at the end of the row above, "3/10" wrapped here.
 		d.progressAt(r - 1)
+	} else if r == d.progressRow && d.open && !d.spinnerGone {
+		// The retrying line went away: the retry succeeded, or Claude
+		// Code gave up and its final error follows in this frame.
+		d.spinnerGone = true
+		d.goneFrame = d.frame
+		d.armed = true
 	}
 	if bytes.Contains(row, wordResend) {
 		d.hintAt(r)
@@ -295,18 +330,19 @@ func (d *Detector) progressAt(r int) {
 	if !ok {
 		return
 	}
-	if d.open {
-		if a < d.cur.Attempt {
-			d.start() // the counter started over: a new failure
-		} else if a == d.cur.Attempt && b == d.cur.Of && (kind == KindNone || kind == d.cur.Kind) {
-			return
-		}
-	} else {
+	switch {
+	case !d.open:
 		if !d.armed {
 			return
 		}
 		d.start()
+	case a < d.cur.Attempt:
+		d.start() // the counter started over: a new failure
+	case a == d.cur.Attempt && b == d.cur.Of && (kind == KindNone || kind == d.cur.Kind):
+		return
 	}
+	d.progressRow = r
+	d.spinnerGone = false
 	d.cur.Attempt, d.cur.Of = a, b
 	if kind != KindNone {
 		d.cur.Kind = kind
@@ -349,6 +385,9 @@ func (d *Detector) hintAt(r int) {
 
 // final ends the open incident, or records a new one, as given up.
 func (d *Detector) final(kind Kind, capN int) {
+	if d.recovered() {
+		d.open = false // and this is another failure
+	}
 	if kind == KindNone && d.open {
 		kind = d.cur.Kind
 	}

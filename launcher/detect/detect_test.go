@@ -460,3 +460,42 @@ func TestScreen(t *testing.T) {
 		})
 	}
 }
+
+func TestRecoveredThenAnotherFailure(t *testing.T) {
+	retrying := spinner(24, "429 Too many tokens, please wait before tryi… · retrying in 2s · attempt 2/10")
+	var answer []string
+	for i := range goneFrames + 2 { // the answer streams in, frame by frame
+		answer = append(answer, at(14+i%8, 2)+fmt.Sprintf("answer line %d", i)+park)
+	}
+	chunks := []string{retrying, at(24, 0) + "\x1b[K" + park}
+	chunks = append(chunks, answer...)
+	chunks = append(chunks, message(12, "API Error: Claude's response exceeded the 3000 output token maximum.")+hint(27))
+	got := run(t, 80, chunks...)
+	want := []Incident{
+		{Seq: 1, Kind: TokensPerMinute, Attempt: 2, Of: 10},
+		{Seq: 2, Kind: CapTooLow, Final: true, Cap: 3000},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("incidents (-want +got):\n%s", diff)
+	}
+}
+
+func TestEnterWhileRetryingKeepsTheIncident(t *testing.T) {
+	// The user queues a message while Claude Code retries, and the
+	// retrying line blinks out between two attempts.
+	got := run(t, 80,
+		spinner(24, "429 Too many tokens, please wait before tryi… · retrying in 2s · attempt 2/10"),
+		"\x00input",
+		at(24, 0)+"\x1b[K"+park,
+		spinner(24, "429 Too many tokens, please wait before tryi… · retrying in 4s · attempt 3/10"),
+		message(12, "API Error: Request rejected (429) · Too many tokens, please wait")+at(24, 0)+"\x1b[K"+hint(27),
+	)
+	want := []Incident{
+		{Seq: 1, Kind: TokensPerMinute, Attempt: 2, Of: 10},
+		{Seq: 1, Kind: TokensPerMinute, Attempt: 3, Of: 10},
+		{Seq: 1, Kind: TokensPerMinute, Final: true, Attempt: 3, Of: 10},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("incidents (-want +got):\n%s", diff)
+	}
+}

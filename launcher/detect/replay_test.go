@@ -49,6 +49,8 @@ var recordings = []recording{
 	{file: "tpm-recovers-w80.raw", typed: []string{"hello"}, maxOpen: 1, never: TokensPerDay},
 	{file: "tpm-twice-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute, TokensPerMinute)},
 	{file: "continue-after-tpm-w80.raw", typed: []string{"hello again"}, replayed: true},
+	{file: "tpm-final-then-ok-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute)},
+	{file: "long-reply-then-tpm-w80.raw", typed: []string{"tell me a long story", "hello"}, want: finals(TokensPerMinute)},
 	// testdata/synthetic: see its README.
 	{file: "synthetic/continue-then-tpm-w80.raw", typed: []string{"third message"}, replayed: true, want: finals(TokensPerMinute)},
 	{file: "synthetic/tpm-final-w30.raw", typed: []string{"hello there"}, want: finals(TokensPerMinute)},
@@ -193,6 +195,25 @@ func (rc recording) check(got []Incident) error {
 		return fmt.Errorf("%d incidents never final, at most %d allowed (all sent: %+v)", len(open), rc.maxOpen, got)
 	}
 	return nil
+}
+
+// TestEveryRecordingIsListed keeps a new recording from being skipped.
+func TestEveryRecordingIsListed(t *testing.T) {
+	listed := map[string]bool{}
+	for _, rc := range recordings {
+		listed[rc.file] = true
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.raw"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "synthetic", "*.raw"))
+	for _, f := range append(files, more...) {
+		name := filepath.ToSlash(strings.TrimPrefix(f, "testdata"+string(filepath.Separator)))
+		if !listed[name] {
+			t.Errorf("%s is not in the recordings table: add what the detector must find in it", name)
+		}
+	}
+	if len(files) < 14 {
+		t.Errorf("only %d recordings in testdata", len(files))
+	}
 }
 
 // TestRecordings replays every recording in one read, in reads of a few

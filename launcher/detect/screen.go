@@ -170,6 +170,13 @@ func (s *screen) clearCells(r, from, to int) {
 	}
 }
 
+// erase blanks cells of row r and marks it changed: a line that goes away
+// (the spinner when a retry succeeds) is news too.
+func (s *screen) erase(r, from, to int) {
+	s.clearCells(r, from, to)
+	s.markDirty(r)
+}
+
 // printableRun returns how many leading bytes of p are printable ASCII
 // (0x20..0x7e). It looks at eight bytes at a time: most terminal output is
 // runs of plain text between short escape sequences.
@@ -769,26 +776,26 @@ func (s *screen) csi(final byte) {
 	case 'K':
 		switch s.param(0, 0) {
 		case 0:
-			s.clearCells(s.y, s.x, s.cols)
+			s.erase(s.y, s.x, s.cols)
 		case 1:
-			s.clearCells(s.y, 0, s.x+1)
+			s.erase(s.y, 0, s.x+1)
 		case 2:
-			s.clearCells(s.y, 0, s.cols)
+			s.erase(s.y, 0, s.cols)
 		}
 	case 'X':
-		s.clearCells(s.y, s.x, s.x+n)
+		s.erase(s.y, s.x, s.x+n)
 	case '@':
 		row := s.lines[s.y]
 		if s.x+n < s.cols {
 			copy(row[s.x+n:], row[s.x:s.cols-n])
 		}
-		s.clearCells(s.y, s.x, s.x+n)
+		s.erase(s.y, s.x, s.x+n)
 	case 'P':
 		row := s.lines[s.y]
 		if s.x+n < s.cols {
 			copy(row[s.x:], row[s.x+n:])
 		}
-		s.clearCells(s.y, max(s.cols-n, s.x), s.cols)
+		s.erase(s.y, max(s.cols-n, s.x), s.cols)
 	case 'L':
 		if s.y >= s.top && s.y <= s.bot {
 			s.scrollDown(s.y, s.bot, n)
@@ -838,15 +845,15 @@ func (s *screen) csi(final byte) {
 func (s *screen) eraseDisplay(mode int) {
 	switch mode {
 	case 0:
-		s.clearCells(s.y, s.x, s.cols)
+		s.erase(s.y, s.x, s.cols)
 		for r := s.y + 1; r < s.rows; r++ {
-			s.clearCells(r, 0, s.cols)
+			s.erase(r, 0, s.cols)
 		}
 	case 1:
 		for r := 0; r < s.y; r++ {
-			s.clearCells(r, 0, s.cols)
+			s.erase(r, 0, s.cols)
 		}
-		s.clearCells(s.y, 0, s.x+1)
+		s.erase(s.y, 0, s.x+1)
 	case 2, 3:
 		s.clearAll()
 	}
