@@ -238,6 +238,7 @@ func TestInteractiveHonoursSettings(t *testing.T) {
 			t.Fatalf("claude %q: exit %d, %d new turns\nstdout %q stderr %q", args, code, len(turns)-n, stdout, stderr)
 		}
 		r := turns[n]
+		t.Logf("claude %q sent roles %v", args, roles(r))
 		if !anyUserText(r, "remember pineapple") || !strings.Contains(lastUserText(r), args[len(args)-1]) {
 			t.Errorf("claude %q sent user texts ending %q; want the earlier message and the new one", args, tails(r.UserTexts))
 		}
@@ -265,6 +266,7 @@ func TestContinueAfterThrottleAtNewCap(t *testing.T) {
 		t.Fatalf("continued run: exit %d stdout %q, %d new turns", code, stdout, len(turns)-n)
 	}
 	r := turns[n]
+	t.Logf("continued turn: roles %v, blocks %v", roles(r), blocks(r))
 	if r.MaxTokens != 4096 || !anyUserText(r, "remember pineapple") || !strings.Contains(lastUserText(r), "what fruit") {
 		t.Errorf("continued turn max_tokens %d user texts %q", r.MaxTokens, tails(r.UserTexts))
 	}
@@ -365,6 +367,41 @@ func tails(texts []string) []string {
 			s = "…" + s[len(s)-60:]
 		}
 		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// roles lists the role of each message of a turn.
+func roles(r fakebedrock.Request) []string {
+	var out []string
+	msgs, _ := r.Body["messages"].([]any)
+	for _, m := range msgs {
+		mm, _ := m.(map[string]any)
+		role, _ := mm["role"].(string)
+		out = append(out, role)
+	}
+	return out
+}
+
+// blocks lists each message's content blocks as type:start-of-text, for logs.
+func blocks(r fakebedrock.Request) [][]string {
+	var out [][]string
+	msgs, _ := r.Body["messages"].([]any)
+	for _, m := range msgs {
+		mm, _ := m.(map[string]any)
+		var bs []string
+		switch c := mm["content"].(type) {
+		case string:
+			bs = append(bs, "string:"+c[:min(len(c), 30)])
+		case []any:
+			for _, b := range c {
+				bm, _ := b.(map[string]any)
+				typ, _ := bm["type"].(string)
+				text, _ := bm["text"].(string)
+				bs = append(bs, fmt.Sprintf("%s:%q", typ, text[:min(len(text), 30)]))
+			}
+		}
+		out = append(out, bs)
 	}
 	return out
 }
