@@ -115,6 +115,19 @@ func (a *awsState) model(ctx context.Context, in Input) (c Check) {
 			}
 		}
 	}
+	if sf := in.SmallFastModel; sf != "" && region != "" {
+		// A background model whose prefix does not fit the region fails
+		// quietly in the background (anthropics/claude-code#10166).
+		sfID := models.Resolve(sf, region)
+		sfPrefix, sfBase := models.SplitPrefix(sfID)
+		if !models.PrefixFits(sfPrefix, region) {
+			c.Status = Fail
+			c.Details = append(c.Details, fmt.Sprintf("small_fast_model %s: prefix %q does not fit region %s", sfID, sfPrefix, region))
+			fixes = append(fixes, editFix(in, "small_fast_model", fmt.Sprintf("%q", models.PrefixFor(region)+"."+sfBase)))
+		} else {
+			c.Details = append(c.Details, fmt.Sprintf("small_fast_model %s fits region %s", sfID, region))
+		}
+	}
 	defer func() { c.Fix = strings.Join(fixes, "; ") }()
 
 	if !a.usable || region == "" {

@@ -55,6 +55,7 @@ type Input struct {
 	Model           string // alias or inference-profile ID, as the profile says
 	Region          string // AWS region the launcher sets
 	MaxOutputTokens int    // the profile's cap; 0 = unset, Claude Code's default applies
+	SmallFastModel  string // the profile's small_fast_model (ANTHROPIC_DEFAULT_HAIKU_MODEL); "" = Claude Code's choice
 	AWSProfile      string // the profile's aws_profile; "" = the default chain
 
 	ManagedEnv []string // env keys the launcher sets for claude; nil = DefaultManagedEnv

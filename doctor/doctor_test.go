@@ -629,6 +629,24 @@ func TestModel(t *testing.T) {
 	}
 }
 
+func TestSmallFastModel(t *testing.T) {
+	f := newFakeAWS(t)
+	in := baseInput(t, f, setupHome(t))
+	in.Region = "eu-central-1"
+	in.Model = "eu.anthropic.claude-sonnet-4-6"
+	in.SmallFastModel = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+	_, _, ok, r := run(t, in)
+	m := check(t, r, "model")
+	if ok || m.Status != Fail || !strings.Contains(m.Fix, `set small_fast_model = "eu.anthropic.claude-haiku-4-5-20251001-v1:0"`) {
+		t.Errorf("ok %v, model %s fix %q; want a failure with the eu. ID as fix", ok, m.Status, m.Fix)
+	}
+	in.SmallFastModel = "haiku" // an alias takes the region's prefix
+	_, _, ok, r = run(t, in)
+	if m := check(t, r, "model"); !ok || m.Status != OK {
+		t.Errorf("alias haiku: ok %v, model %s %v", ok, m.Status, m.Details)
+	}
+}
+
 func TestCapAboveCeiling(t *testing.T) {
 	f := newFakeAWS(t)
 	in := baseInput(t, f, setupHome(t))
