@@ -120,9 +120,14 @@ func (z *normaliser) scan() {
 		if at <= z.lastAt {
 			continue
 		}
-		kind, n := classifyFinal(z.win[off:min(len(z.win), off+160)])
+		rest := z.win[off:min(len(z.win), off+160)]
+		end := bytes.IndexByte(rest, '.')
+		if end < 0 {
+			return // the sentence is not all here yet
+		}
+		kind, n := classifyFinal(rest[:end+1])
 		if kind == KindNone {
-			continue // perhaps not all here yet
+			continue
 		}
 		z.lastAt = at
 		if z.armed {

@@ -226,17 +226,27 @@ func (s *screen) write(p []byte) {
 				j++
 			}
 			if j < len(p) && p[j] >= 0x40 && p[j] <= 0x7e {
-				if p[j] != 'm' { // SGR, the most common, moves nothing
+				if p[j] != 'm' && !s.cursorMove(p[i+2:j], p[j]) { // SGR, the most common, moves nothing
 					s.csiBytes(p[i+2:j], p[j])
 				}
-
 				i = j + 1
 				continue
 			}
 		case c >= 0xe0 && c < 0xf0 && i+2 < len(p) && p[i+1]&0xc0 == 0x80 && p[i+2]&0xc0 == 0x80:
 			// Three-byte characters: box drawing, "…", "❯", spinners.
-			s.putRune(rune(c&0x0f)<<12 | rune(p[i+1]&0x3f)<<6 | rune(p[i+2]&0x3f))
+			r := rune(c&0x0f)<<12 | rune(p[i+1]&0x3f)<<6 | rune(p[i+2]&0x3f)
+			s.putRune(r)
 			i += 3
+			// A rule drawn with one character: fill cells directly while
+			// the same narrow character repeats on the same row.
+			if r != '…' && runeWidth(r) == 1 {
+				row := s.lines[s.y]
+				for i+2 < len(p) && p[i] == c && p[i+1] == p[i-2] && p[i+2] == p[i-1] && !s.wrapPending && s.x < s.cols-1 {
+					row[s.x] = cellOther
+					s.x++
+					i += 3
+				}
+			}
 			continue
 		case c >= 0xc0 && c < 0xf8:
 			if r, size := utf8.DecodeRune(p[i:]); size > 1 {
@@ -256,6 +266,49 @@ func (s *screen) write(p []byte) {
 	}
 	s.noSkipBefore = 0
 	s.endedMidFrame = s.st != stGround || !s.parked
+}
+
+// cursorMove runs the cursor movements Claude Code sends most (CUF, CUD,
+// CHA, CUP with plain decimal parameters) without the general parameter
+// parser, and reports whether it did.
+func (s *screen) cursorMove(b []byte, final byte) bool {
+	var n [2]int
+	k := 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if n[k] < 100000 {
+				n[k] = n[k]*10 + int(c-'0')
+			}
+		case c == ';' && k == 0:
+			k = 1
+		default:
+			return false
+		}
+	}
+	a := max(n[0], 1)
+	switch final {
+	case 'C':
+		s.x = min(s.x+a, s.cols-1)
+	case 'B':
+		s.y = min(s.y+a, s.rows-1)
+	case 'G':
+		s.x = min(a-1, s.cols-1)
+	case 'H':
+		if a == 1 && n[1] <= 1 && s.onHome != nil {
+			s.onHome() // see csi
+		}
+		s.y = min(a-1, s.rows-1)
+		s.x = min(max(n[1], 1)-1, s.cols-1)
+		s.parked = true
+		s.wrapPending = false
+		return true
+	default:
+		return false
+	}
+	s.parked = false
+	s.wrapPending = false
+	return true
 }
 
 // csiBytes runs a complete CSI sequence: parameter and intermediate bytes,
