@@ -312,6 +312,30 @@ func describe(out []byte) string {
 	return fmt.Sprintf("--- last raw output (%d bytes in all):\n%q\n--- as text:\n%s", len(out), raw, screen)
 }
 
+// Until waits until cond holds for the raw output so far and reports
+// whether it did; false when the output ended or timeout passed first. It
+// never fails the test: use it where the outcome is a measurement.
+func (tm *Term) Until(cond func(out []byte) bool, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		tm.mu.Lock()
+		out, ch, eof := tm.out, tm.changed, tm.readEOF
+		tm.mu.Unlock()
+		if cond(out) {
+			return true
+		}
+		if eof {
+			return false
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
 // WaitFor waits until the raw output contains substr.
 func (tm *Term) WaitFor(t testing.TB, substr string, timeout time.Duration) {
 	t.Helper()

@@ -2,6 +2,7 @@ package ptytest_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -189,6 +190,12 @@ func TestExitCodes(t *testing.T) {
 	tm := ptytest.Start(t, helperCmd(t, "exit7"), 24, 80)
 	if code := tm.Wait(t, timeout); code != 7 {
 		t.Errorf("exit %d, want 7", code)
+	}
+	if tm.Until(func(b []byte) bool { return bytes.Contains(b, []byte("never")) }, timeout) {
+		t.Errorf("Until held for text that never came")
+	}
+	if !tm.Until(func(b []byte) bool { return bytes.Contains(b, []byte("bye")) }, timeout) {
+		t.Errorf("Until did not hold for text that came")
 	}
 	tm.WaitFor(t, "bye", timeout) // output read to the end before Wait returned
 
