@@ -32,6 +32,7 @@ type recording struct {
 	fail   fakebedrock.Failure // what every turn gets (None: answered)
 	args   []string
 	play   func(t *testing.T, r *recorder)
+	kitty  bool   // the terminal answers Claude Code's queries as kitty does (see answerAsKitty)
 	typed  string // what was typed, for the README
 	expect string // what the detector must find, for the README
 }
@@ -246,6 +247,22 @@ func recordings() []recording {
 				"the TUI draws only the visible rows, so the whole session is still only about 12 KB",
 		},
 		recording{
+			name: "tpm-final-w80-kitty", cols: 80, fail: fakebedrock.TooManyTokens, kitty: true,
+			play: finalError(tpmFinal), typed: "as tpm-final-w80, on a terminal that answers like kitty",
+			expect: "1 incident, tokens per minute; every frame is wrapped in synchronized-output marks",
+		},
+		recording{
+			name: "ok-w80-kitty", cols: 80, kitty: true,
+			play: func(t *testing.T, r *recorder) {
+				since := r.tm.Len()
+				r.send(t, "hello")
+				r.settle(t, since, reply)
+				r.quit(t)
+			},
+			typed:  "`hello`, Enter, answer; Ctrl-C twice, on a terminal that answers like kitty",
+			expect: "none",
+		},
+		recording{
 			name: "continue-after-tpm-w80", cols: 80, args: []string{"--continue"},
 			play: func(t *testing.T, r *recorder) {
 				// The screen replays the earlier, throttled conversation first.
@@ -332,10 +349,27 @@ func record(t *testing.T, rc recording) []byte {
 
 	tm := ptytest.Start(t, claudetest.Command(t, env, work, rc.args...), rows, rc.cols)
 	r := &recorder{fake: fake, tm: tm, env: env, work: work}
+	if rc.kitty {
+		answerAsKitty(t, tm)
+	}
 	tm.WaitForScreen(t, "for shortcuts", waitLong)
 	rc.play(t, r)
 	t.Logf("requests:\n%s", fakebedrock.Summary(fake.Requests()))
 	return tm.Output()
+}
+
+// answerAsKitty answers Claude Code's start-up terminal queries as a modern
+// terminal (kitty 0.40) does: XTVERSION, the kitty keyboard protocol flags,
+// primary device attributes, then synchronized output (DECRQM 2026), SGR
+// pixel mouse (DECRQM 1016) and the cell size. Told all that, Claude Code
+// turns on the kitty keyboard protocol and modifyOtherKeys and wraps every
+// frame in ESC[?2026h … ESC[?2026l.
+func answerAsKitty(t *testing.T, tm *ptytest.Term) {
+	t.Helper()
+	tm.WaitFor(t, "\x1b[c", waitLong)
+	tm.Write("\x1bP>|kitty(0.40.0)\x1b\\" + "\x1b[?0u" + "\x1b[?62;c")
+	tm.WaitFor(t, "\x1b[?2026$p", waitLong)
+	tm.Write("\x1b[?2026;2$y" + "\x1b[?1016;2$y" + "\x1b[6;20;10t" + "\x1b[?62;c")
 }
 
 func writeReadme(t *testing.T, all []recording) {
@@ -378,6 +412,9 @@ of substance.
 		} else {
 			fail = "200, text `" + reply + "`"
 		}
+		if rc.kitty {
+			fail += " (terminal answers like kitty)"
+		}
 		if len(rc.args) > 0 {
 			fail += " (this session run as `claude " + strings.Join(rc.args, " ") + "`)"
 		}
@@ -403,6 +440,12 @@ What the screen shows, measured on these files (see also
 - ` + "`--continue`" + ` replays the old conversation, final error included, without its retrying lines.
 - After two Ctrl-C the CLI leaves the alternate screen and prints, as plain lines,
   ` + "`Resume this session with:`" + ` and ` + "`claude --resume <uuid>`" + `.
+- Claude Code queries the terminal at start (` + "`ESC[>0q`, `ESC[?u`, `ESC]7501;?`, `ESC[c`" + `). Left
+  unanswered (all files but ` + "`*-kitty.raw`" + `) it draws without synchronized output. The ` + "`*-kitty.raw`" + `
+  files were made with the test answering as kitty 0.40 does (` + "`answerAsKitty`" + ` in the
+  recorder); Claude Code then asks more (` + "`ESC[?2026$p`, kitty graphics, `ESC[16t`, `ESC[?1016$p`" + `),
+  pushes the kitty keyboard protocol (` + "`ESC[>5u`" + `) and modifyOtherKeys (` + "`ESC[>4;2m`" + `), and wraps
+  every frame in ` + "`ESC[?2026h … ESC[?2026l`" + `. The answers are input, so they are not in the files.
 - A match must ignore escape sequences and whitespace: ` + "`ptytest.Squeeze`" + ` is a reference
   normalisation (drop escape sequences, control characters and spaces on both sides).
 `)
