@@ -397,8 +397,8 @@ The fake answers the start-up probes (`+"`/invoke`"+`, max_tokens 1) normally an
 turn (`+"`/invoke-with-response-stream`"+`, max_tokens %d) as the table says, with
 Bedrock's exact status, `+"`x-amzn-ErrorType`"+` and message. With %d retries the CLI tries
 each message 3 times (first try, then `+"`attempt 1/2`, `attempt 2/2`"+`) before its final
-`+"`API Error`"+`. Re-recording changes times of day and session IDs in the output, nothing else
-of substance.
+`+"`API Error`"+`. Re-recording changes times of day, session IDs and the spinner's random verbs
+(`+"`Brewed`, `Misting…`"+`); nothing else of substance.
 
 | file | fake answers every turn with | typed | the detector must find |
 |---|---|---|---|
