@@ -3,6 +3,7 @@ package ptytest_test
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,5 +120,27 @@ func TestScreenShows(t *testing.T) {
 	}
 	if !strings.Contains(s.String(), "API Error:") {
 		t.Errorf("screen %q", s.String())
+	}
+}
+
+// BenchmarkScreen renders the recorded Claude Code sessions: go test
+// -bench Screen ./internal/ptytest/ reports MB/s.
+func BenchmarkScreen(b *testing.B) {
+	files, _ := filepath.Glob("../../launcher/detect/testdata/*-w80.raw") // a bad pattern is impossible here
+	var all []byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, raw...)
+	}
+	if len(all) == 0 {
+		b.Fatal("no recordings")
+	}
+	b.SetBytes(int64(len(all)))
+	for b.Loop() {
+		s := ptytest.NewScreen(30, 80)
+		_, _ = s.Write(all) // never fails
 	}
 }
