@@ -113,6 +113,7 @@ type Detector struct {
 	cur       Incident // the open or the last incident
 	seq       int
 	lastFinal int64 // plain output: where the last reported line began
+	heldRow   int   // the cursor's row while scanDirty holds it, else -1
 
 	// The spinner row of the open incident, and whether it has stopped
 	// showing "attempt a/b" (between retries, when the retry succeeded, or
@@ -150,6 +151,7 @@ func newDetector(plain bool) *Detector {
 		armed:       true,
 		lastFinal:   -1,
 		progressRow: -1,
+		heldRow:     -1,
 		sq:          make([]byte, 0, maxWindow),
 	}
 	d.scr.newlineIsCR = plain
@@ -259,6 +261,11 @@ func (d *Detector) scanDirty(holdCursorRow bool) {
 	}
 	lo, hi := s.dirtyLo, s.dirtyHi
 	s.dirtyLo, s.dirtyHi = s.rows, -1
+	d.heldRow = -1
+	if holdCursorRow {
+		d.heldRow = s.y
+	}
+	defer func() { d.heldRow = -1 }()
 	for r := lo; r <= hi && r < s.rows; r++ {
 		if !s.dirty[r] {
 			continue
@@ -278,7 +285,7 @@ func (d *Detector) checkRow(r int) {
 	row := s.lines[r]
 	if bytes.Contains(row, wordAttempt) {
 		d.progressAt(r)
-	} else if r > 0 && startsWithDigit(row) && bytes.Contains(s.lines[r-1], wordAttempt) {
+	} else if r > 0 && r-1 != d.heldRow && startsWithDigit(row) && bytes.Contains(s.lines[r-1], wordAttempt) {
 		// "attempt" at the end of the row above, "3/10" wrapped here.
 		d.progressAt(r - 1)
 	} else if r == d.progressRow && d.open && !d.spinnerGone {
@@ -324,7 +331,7 @@ func (d *Detector) rowText(from, to int, stopAtBlank bool) []byte {
 // progressAt reads the spinner line at row r (and r+1 if it wrapped).
 func (d *Detector) progressAt(r int) {
 	kind, a, b, ok, complete := parseProgress(d.rowText(r, r, false))
-	if !complete && r+1 < d.scr.rows {
+	if !complete && r+1 < d.scr.rows && r+1 != d.heldRow {
 		kind, a, b, ok, _ = parseProgress(d.rowText(r, r+1, false))
 	}
 	if !ok {

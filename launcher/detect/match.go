@@ -70,12 +70,15 @@ func parseProgress(sq []byte) (kind Kind, attempt, of int, ok, complete bool) {
 	if m == 0 || a < 1 || a > b {
 		return KindNone, 0, 0, false, true
 	}
-	return classify(sq[:r]), a, b, true, true
+	return classify(sq[:r], false), a, b, true, true
 }
 
 // classify names the failure a message describes, or KindNone when it names
 // none or was truncated ("…") before the words that tell the kinds apart.
-func classify(t []byte) Kind {
+// bare429 lets a 429 without Bedrock's words count as tokens per minute;
+// only a whole final error line may, never a retrying line, whose cells
+// may still hold an earlier text ("429 error · retrying" mid-redraw).
+func classify(t []byte, bare429 bool) Kind {
 	if i := bytes.Index(t, sqTooMany); i >= 0 {
 		rest := t[i+len(sqTooMany):]
 		if end := bytes.IndexByte(rest, cellEllipsis); end >= 0 {
@@ -113,7 +116,7 @@ func classify(t []byte) Kind {
 	if bytes.Contains(t, sqUnable) || bytes.Contains(t, sqServiceUnav) || bytes.Contains(t, sq503) {
 		return ServiceUnavailable
 	}
-	if bytes.Contains(t, sq429) && bytes.IndexByte(t, cellEllipsis) < 0 {
+	if bare429 && bytes.Contains(t, sq429) && bytes.IndexByte(t, cellEllipsis) < 0 {
 		// A 429 whose words are missing: Bedrock's usual one is tokens.
 		return TokensPerMinute
 	}
@@ -128,5 +131,5 @@ func classifyFinal(t []byte) (Kind, int) {
 			return CapTooLow, n
 		}
 	}
-	return classify(t), 0
+	return classify(t, true), 0
 }

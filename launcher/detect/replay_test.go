@@ -50,6 +50,8 @@ var recordings = []recording{
 	{file: "tpm-twice-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute, TokensPerMinute)},
 	{file: "continue-after-tpm-w80.raw", typed: []string{"hello again"}, replayed: true},
 	{file: "tpm-final-then-ok-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute)},
+	{file: "tpm-final-w80-kitty.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
+	{file: "ok-w80-kitty.raw", typed: []string{"hello"}},
 	{file: "long-reply-then-tpm-w80.raw", typed: []string{"tell me a long story", "hello"}, want: finals(TokensPerMinute)},
 	// testdata/synthetic: see its README.
 	{file: "synthetic/continue-then-tpm-w80.raw", typed: []string{"third message"}, replayed: true, want: finals(TokensPerMinute)},
@@ -57,6 +59,12 @@ var recordings = []recording{
 	{file: "synthetic/tpd-final-w40.raw", typed: []string{"hello there"}, want: finals(TokensPerDay), never: TokensPerMinute},
 	{file: "synthetic/maxtokens-w24.raw", typed: []string{"hello there"}, want: []Incident{{Seq: 1, Kind: CapTooLow, Final: true, Cap: 3000}}},
 	{file: "synthetic/unavailable-final-r3-w80.raw", typed: []string{"hello there"}, want: finals(ServiceUnavailable)},
+	// The classic renderer (CLAUDE_CODE_NO_FLICKER=0): main screen, lines
+	// printed and scrolled, a cursor jump for every space.
+	{file: "synthetic/classic-tpm-final-w80.raw", typed: []string{"hello there"}, want: finals(TokensPerMinute)},
+	{file: "synthetic/classic-tpd-final-w40.raw", typed: []string{"hello there"}, want: finals(TokensPerDay), never: TokensPerMinute},
+	{file: "synthetic/classic-maxtokens-w80.raw", typed: []string{"hello there"}, want: []Incident{{Seq: 1, Kind: CapTooLow, Final: true, Cap: 3000}}},
+	{file: "synthetic/classic-continue-then-tpm-w80.raw", typed: []string{"third message"}, replayed: true, want: finals(TokensPerMinute)},
 }
 
 func finals(kinds ...Kind) []Incident {
@@ -67,7 +75,7 @@ func finals(kinds ...Kind) []Incident {
 	return out
 }
 
-var widthInName = regexp.MustCompile(`-w(\d+)\.raw$`)
+var widthInName = regexp.MustCompile(`-w(\d+)(-[a-z]+)?\.raw$`)
 
 // load reads a recording and finds where the user's messages appear.
 func (rc recording) load(t testing.TB) (data []byte, cols int, inputs []int) {

@@ -930,6 +930,15 @@ func (s *screen) clearAll() {
 
 func (s *screen) decMode(mode int, on bool) {
 	switch mode {
+	case 2026:
+		// Synchronized output, on terminals that support it: Claude
+		// Code brackets each frame with it.
+		if on && s.onHome != nil {
+			s.onHome() // a frame starts: the previous one is complete
+		}
+		if !on {
+			s.parked = true // the frame is complete
+		}
 	case 7:
 		s.noAutowrap = !on
 	case 47, 1047, 1049:
