@@ -499,3 +499,19 @@ func TestEnterWhileRetryingKeepsTheIncident(t *testing.T) {
 		t.Errorf("incidents (-want +got):\n%s", diff)
 	}
 }
+
+func TestFinalSeenAtOnceWhenClaudeGoesIdle(t *testing.T) {
+	// The classic renderer prints lines and leaves the cursor in the input
+	// box, on the hint's row, with a move up: no more output follows until
+	// the user types, so the detector must not wait for any.
+	frame := "\x1b[38;5;220m●\x1b[3G\x1b[39mAPI\x1b[7GError:\x1b[14GRequest\x1b[22Grejected\x1b[31G(429)\x1b[37G·\x1b[39GToo\x1b[43Gmany\x1b[48Gtokens,\r\r\n" +
+		"\x1b[2Cplease\x1b[10Gwait\r\r\n\r\r\n" +
+		"\x1b[38;5;244m────────\x1b[39m\r\r\n" +
+		"❯\u00a0\x1b[7mR\x1b[27m\x1b[2mesend\x1b[10Gyour\x1b[15Gmessage\x1b[23Gto\x1b[26Gtry\x1b[30Gagain\x1b[22m\r\r\n" +
+		"\x1b[38;5;244m────────\x1b[39m\r\r\n" +
+		"\x1b[2C\x1b[38;5;246m?\x1b[5Gfor\x1b[9Gshortcuts\x1b[39m\r\x1b[2C\x1b[2A"
+	got := run(t, 80, frame)
+	if diff := cmp.Diff([]Incident{{Seq: 1, Kind: TokensPerMinute, Final: true}}, got); diff != "" {
+		t.Errorf("incidents (-want +got):\n%s", diff)
+	}
+}

@@ -70,13 +70,15 @@ type screen struct {
 	onClear     func(row int)
 	onHome      func()
 	onLineFeed  func(row int)
-	// endedMidFrame: the last write ended inside a sequence, or after
-	// anything but an absolute cursor move. Claude Code ends each frame by
-	// parking the cursor with one; until then the cursor's row may be
-	// half drawn.
+	// endedMidFrame: the last write ended inside a sequence, or while
+	// the cursor's row was being drawn: after text, or a move along the
+	// row. A renderer leaves a row finished with a move to another row
+	// (Claude Code parks the cursor with CUP in fullscreen mode, with
+	// CUU in the classic one); until then the cursor's row may be half
+	// drawn.
 	endedMidFrame bool
-	parked        bool
-	noSkipBefore  int // skipScrolled already failed on p up to here
+	parked        bool // the last move was to another row
+	noSkipBefore  int  // skipScrolled already failed on p up to here
 
 	st      int
 	params  [maxParams]int
@@ -290,10 +292,13 @@ func (s *screen) cursorMove(b []byte, final byte) bool {
 	switch final {
 	case 'C':
 		s.x = min(s.x+a, s.cols-1)
+		s.parked = false
 	case 'B':
 		s.y = min(s.y+a, s.rows-1)
+		s.parked = true
 	case 'G':
 		s.x = min(a-1, s.cols-1)
+		s.parked = false
 	case 'H':
 		if a == 1 && n[1] <= 1 && s.onHome != nil {
 			s.onHome() // see csi
@@ -306,7 +311,6 @@ func (s *screen) cursorMove(b []byte, final byte) bool {
 	default:
 		return false
 	}
-	s.parked = false
 	s.wrapPending = false
 	return true
 }
@@ -675,7 +679,7 @@ func (s *screen) control(c byte) {
 		s.x = 0
 		s.wrapPending = false
 	case '\n', 0x0b, 0x0c:
-		s.parked = false
+		s.parked = true
 		row := s.y
 		s.wrapPending = false
 		if s.newlineIsCR {
@@ -720,13 +724,17 @@ func (s *screen) escape(c byte) {
 	case '8':
 		s.x, s.y = s.savedX, s.savedY
 		s.wrapPending = false
+		s.parked = true
 	case 'D':
 		s.index()
+		s.parked = true
 	case 'E':
 		s.x = 0
 		s.index()
+		s.parked = true
 	case 'M':
 		s.reverseIndex()
+		s.parked = true
 	case 'c':
 		s.reset()
 	case 0x1b:
@@ -780,9 +788,9 @@ func (s *screen) param(i, def int) int {
 
 func (s *screen) csi(final byte) {
 	switch final {
-	case 'H', 'f':
+	case 'H', 'f', 'A', 'B', 'E', 'F', 'd', 'e':
 		s.parked = true
-	case 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'a', 'd', 'e', '`':
+	case 'C', 'D', 'G', 'a', '`', 'b', '@', 'P', 'X':
 		s.parked = false
 	}
 	if s.inter != 0 {
