@@ -223,6 +223,7 @@ func (d *Detector) Reset() {
 	d.armed = false
 	d.open = false
 	d.progressRow = -1
+	d.scr.watchRow = -1
 	d.spinnerGone = false
 }
 
@@ -349,6 +350,7 @@ func (d *Detector) progressAt(r int) {
 		return
 	}
 	d.progressRow = r
+	d.scr.watchRow = r
 	d.spinnerGone = false
 	d.cur.Attempt, d.cur.Of = a, b
 	if kind != KindNone {

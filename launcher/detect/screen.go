@@ -67,6 +67,7 @@ type screen struct {
 	lastPrinted byte // for REP
 	newlineIsCR bool // plain (pipe) output: LF also returns the carriage
 	scrolled    int64
+	watchRow    int // see erase; -1 for none
 	onClear     func(row int)
 	onHome      func()
 	onLineFeed  func(row int)
@@ -91,7 +92,7 @@ type screen struct {
 }
 
 func newScreen(cols, rows int) *screen {
-	s := &screen{}
+	s := &screen{watchRow: -1}
 	s.resize(cols, rows)
 	return s
 }
@@ -172,11 +173,13 @@ func (s *screen) clearCells(r, from, to int) {
 	}
 }
 
-// erase blanks cells of row r and marks it changed: a line that goes away
-// (the spinner when a retry succeeds) is news too.
+// erase blanks cells of row r. Only on the watched row is that news (the
+// retrying line going away); elsewhere an erased row has nothing to read.
 func (s *screen) erase(r, from, to int) {
 	s.clearCells(r, from, to)
-	s.markDirty(r)
+	if r == s.watchRow {
+		s.markDirty(r)
+	}
 }
 
 // printableRun returns how many leading bytes of p are printable ASCII
