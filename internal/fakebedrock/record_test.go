@@ -39,10 +39,11 @@ type recording struct {
 
 // recorder is the state of one recording session.
 type recorder struct {
-	fake *fakebedrock.Server
-	tm   *ptytest.Term
-	env  []string
-	work string
+	fake    *fakebedrock.Server
+	tm      *ptytest.Term
+	env     []string
+	work    string
+	resizes []string // "<offset> <rows> <cols>\n" per resize
 }
 
 const (
@@ -66,6 +67,14 @@ func (r *recorder) settle(t *testing.T, since int, text string) {
 	t.Helper()
 	r.tm.WaitForScreenSince(t, since, text, waitLong)
 	r.tm.WaitQuiet(t, quietPeriod, waitLong)
+}
+
+// resize changes the terminal size and notes where in the output it
+// happened in <name>.resize, since the raw file alone does not say.
+func (r *recorder) resize(t *testing.T, rows, cols int) {
+	t.Helper()
+	r.resizes = append(r.resizes, fmt.Sprintf("%d %d %d\n", r.tm.Len(), rows, cols))
+	r.tm.Resize(rows, cols)
 }
 
 // quit ends the session the way a user does: Ctrl-C twice.
@@ -247,6 +256,21 @@ func recordings() []recording {
 				"the TUI draws only the visible rows, so the whole session is still only about 12 KB",
 		},
 		recording{
+			name: "tpm-final-resize-w80-w60", cols: 80, fail: fakebedrock.TooManyTokens,
+			play: func(t *testing.T, r *recorder) {
+				since := r.tm.Len()
+				r.send(t, "hello")
+				r.settle(t, since, tpmFinal)
+				r.resize(t, rows, 60)
+				r.tm.WaitQuiet(t, quietPeriod, waitLong)
+				r.quit(t)
+			},
+			typed: "`hello`, Enter, final error; then the terminal is resized to 60 columns " +
+				"(the byte offset is in `tpm-final-resize-w80-w60.resize`: `<offset> <rows> <cols>`) and the CLI " +
+				"redraws everything; Ctrl-C twice",
+			expect: "1 incident: the redraw after the resize shows the same final error again, it is not a new one",
+		},
+		recording{
 			name: "tpm-final-w80-kitty", cols: 80, fail: fakebedrock.TooManyTokens, kitty: true,
 			play: finalError(tpmFinal), typed: "as tpm-final-w80, on a terminal that answers like kitty",
 			expect: "1 incident, tokens per minute; every frame is wrapped in synchronized-output marks",
@@ -304,7 +328,7 @@ func TestRecord(t *testing.T) {
 			continue
 		}
 		t.Run(rc.name, func(t *testing.T) {
-			out := record(t, rc)
+			out, resizes := record(t, rc)
 			if len(out) > 512*1024 {
 				t.Errorf("%s is %d bytes; keep recordings well under 1 MB", rc.name, len(out))
 			}
@@ -313,6 +337,11 @@ func TestRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: %d bytes", path, len(out))
+			if len(resizes) > 0 {
+				if err := os.WriteFile(filepath.Join(recordDir, rc.name+".resize"), []byte(strings.Join(resizes, "")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 		})
 	}
 	if len(only) == 0 || only["README"] {
@@ -320,7 +349,7 @@ func TestRecord(t *testing.T) {
 	}
 }
 
-func record(t *testing.T, rc recording) []byte {
+func record(t *testing.T, rc recording) (out []byte, resizes []string) {
 	if err := os.RemoveAll(recordRoot); err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +384,7 @@ func record(t *testing.T, rc recording) []byte {
 	tm.WaitForScreen(t, "for shortcuts", waitLong)
 	rc.play(t, r)
 	t.Logf("requests:\n%s", fakebedrock.Summary(fake.Requests()))
-	return tm.Output()
+	return tm.Output(), r.resizes
 }
 
 // answerAsKitty answers Claude Code's start-up terminal queries as a modern
