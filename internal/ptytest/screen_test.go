@@ -2,6 +2,7 @@ package ptytest_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +143,33 @@ func BenchmarkScreen(b *testing.B) {
 	for b.Loop() {
 		s := ptytest.NewScreen(30, 80)
 		_, _ = s.Write(all) // never fails
+	}
+}
+
+// TestScreenResizeRecording replays the recording with a resize at the
+// offset its .resize file gives, and checks the redraw at the new width.
+func TestScreenResizeRecording(t *testing.T) {
+	raw, err := os.ReadFile("../../launcher/detect/testdata/tpm-final-resize-w80-w60.raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	side, err := os.ReadFile("../../launcher/detect/testdata/tpm-final-resize-w80-w60.resize")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off, rows, cols int
+	if _, err := fmt.Sscanf(string(side), "%d %d %d", &off, &rows, &cols); err != nil {
+		t.Fatalf("%s: %v", side, err)
+	}
+	raw = raw[:bytes.LastIndex(raw, []byte("\x1b[?1049l"))]
+	s := ptytest.NewScreen(30, 80)
+	_, _ = s.Write(raw[:off]) // never fails
+	if !strings.Contains(s.String(), "● API Error: Request rejected (429) · Too many tokens, please wait\n  before trying again.") {
+		t.Errorf("before the resize:\n%s", s)
+	}
+	s.Resize(rows, cols)
+	_, _ = s.Write(raw[off:]) // never fails
+	if !strings.Contains(s.String(), "● API Error: Request rejected (429) · Too many\n  tokens, please wait before trying again.") {
+		t.Errorf("after the resize to %d columns:\n%s", cols, s)
 	}
 }
