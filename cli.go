@@ -88,6 +88,8 @@ func (a *app) dispatch(args []string) (int, error) {
 		return a.cmdEnv(rest)
 	case "allow", "deny":
 		return a.cmdTrust(word, rest)
+	case "doctor":
+		return a.cmdDoctor(rest)
 	}
 	s, err := a.setup()
 	if err != nil {
@@ -195,6 +197,9 @@ Commands:
   +env [NAME]    print the export lines a profile sets, for other tools
   +allow         trust the .claude-bedrock.toml that applies here (again after each edit)
   +deny          distrust it
+  +doctor [+NAME] [--json] [--parallel N]
+                 check claude, the profile, Claude's settings files, AWS credentials,
+                 the model and the quota, and recommend a cap
   +help          this text
   +version       the launcher's version
 

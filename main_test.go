@@ -108,6 +108,8 @@ func fakeClaude(mode string) int {
 		ws, _ = pty.GetsizeFull(os.Stdin)
 		fmt.Printf("resized %dx%d\n", ws.Rows, ws.Cols)
 		return 7
+	case "jobcontrol": // a TUI that suspends itself on Ctrl-Z the way Claude Code does
+		return fakeJobControl()
 	case "hang": // wait to be signalled
 		fmt.Println("hanging")
 		time.Sleep(time.Minute)
@@ -243,4 +245,52 @@ func waitCmd(t *testing.T, cmd *exec.Cmd, timeout time.Duration) int {
 		t.Fatalf("still running after %v", timeout)
 	}
 	return cmd.ProcessState.ExitCode()
+}
+
+// fakeJobControl reads the terminal raw; Ctrl-Z stops its own process group
+// with SIGTSTP after giving the terminal back, as Claude Code does; "ping"
+// and Enter answer "pong" and exit 5.
+func fakeJobControl() int {
+	state, err := term.MakeRaw(0)
+	if err != nil {
+		fmt.Println("not a terminal:", err)
+		return 90
+	}
+	defer term.Restore(0, state)
+	fmt.Printf("fake ready ppid=%d\r\n", os.Getppid())
+	var line []byte
+	buf := make([]byte, 64)
+	for {
+		n, err := os.Stdin.Read(buf)
+		if err != nil {
+			return 91
+		}
+		for _, c := range buf[:n] {
+			switch c {
+			case 0x1a:
+				// As Claude Code 2.1.328 does (measured): cooked mode, a
+				// message, SIGTSTP to its own process group — which the
+				// kernel discards, the group being orphaned under any PTY
+				// proxy — then it waits for SIGCONT.
+				cont := make(chan os.Signal, 1)
+				signal.Notify(cont, syscall.SIGCONT)
+				term.Restore(0, state)
+				fmt.Print("suspended\r\n")
+				syscall.Kill(0, syscall.SIGTSTP)
+				<-cont
+				signal.Stop(cont)
+				term.MakeRaw(0)
+				ws, _ := pty.GetsizeFull(os.Stdin)
+				fmt.Printf("resumed size=%dx%d\r\n", ws.Rows, ws.Cols)
+			case '\r':
+				if string(line) == "ping" {
+					fmt.Print("pong\r\n")
+					return 5
+				}
+				line = line[:0]
+			default:
+				line = append(line, c)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"io"
 	"sync"
 )
@@ -16,7 +17,12 @@ type switchboard struct {
 	held    []byte      // typed between sessions
 	offer   chan []byte // while an offer shows, keys go here
 	onEnter func()      // told when Enter goes to claude
+	onCtrlZ func()      // told when Ctrl-Z goes to claude
 }
+
+// kittyCtrlZ is Ctrl-Z as a terminal sends it under the kitty keyboard
+// protocol, which Claude Code switches on where the terminal has it.
+var kittyCtrlZ = []byte("\x1b[122;5u")
 
 // maxHeld bounds what is kept of typing between two sessions.
 const maxHeld = 64 * 1024
@@ -52,6 +58,9 @@ func (s *switchboard) deliver(p []byte) {
 					break
 				}
 			}
+		}
+		if s.onCtrlZ != nil && (bytes.IndexByte(p, 0x1a) >= 0 || bytes.Contains(p, kittyCtrlZ)) {
+			s.onCtrlZ()
 		}
 		_, _ = s.dst.Write(p) // claude gone: the keystroke has nowhere to go
 	default:

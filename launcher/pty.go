@@ -57,7 +57,8 @@ type runner struct {
 	sb     switchboard
 	det    *detect.Detector // nil without a Watch
 	sigs   chan os.Signal
-	offers map[int]bool // incidents already offered
+	ctrlZ  chan struct{} // the user typed Ctrl-Z to claude
+	offers map[int]bool  // incidents already offered
 	seen   map[int]detect.Incident
 
 	mu         sync.Mutex // guards what follows: the user's screen
@@ -72,7 +73,13 @@ type runner struct {
 // runPTY runs claude in a new PTY with the user's terminal in raw mode, so
 // that claude sees a terminal exactly as without the launcher.
 func runPTY(cmd Command, o Options) (code int, err error) {
-	r := &runner{o: o, w: o.Watch, inFd: int(o.Stdin.Fd()), offers: map[int]bool{}, seen: map[int]detect.Incident{}}
+	r := &runner{o: o, w: o.Watch, inFd: int(o.Stdin.Fd()), offers: map[int]bool{}, seen: map[int]detect.Incident{}, ctrlZ: make(chan struct{}, 1)}
+	r.sb.onCtrlZ = func() {
+		select {
+		case r.ctrlZ <- struct{}{}:
+		default: // one is pending already
+		}
+	}
 	r.tail.max = 4096
 	r.rows, r.cols = 24, 80 // a terminal that reports no size
 	if ws, err := pty.GetsizeFull(o.Stdin); err == nil && ws.Rows > 0 && ws.Cols > 0 {
@@ -194,8 +201,33 @@ func (r *runner) loop(s *session) (int, error) {
 	var offer Proposal
 	var offered detect.Incident
 	var tstpTimer <-chan time.Time
+	// After a Ctrl-Z the launcher watches whether claude gives the
+	// terminal up (switches its PTY back to canonical mode): Claude Code
+	// suspends itself that way, and its own SIGTSTP is discarded by the
+	// kernel because its process group is orphaned under any PTY proxy.
+	var suspendPoll *time.Ticker
+	var suspendPollC <-chan time.Time
+	var suspendPollEnd time.Time
+	stopPoll := func() {
+		if suspendPoll != nil {
+			suspendPoll.Stop()
+		}
+		suspendPoll, suspendPollC = nil, nil
+	}
+	defer stopPoll()
 	for {
 		select {
+		case <-r.ctrlZ:
+			stopPoll()
+			suspendPoll = time.NewTicker(10 * time.Millisecond)
+			suspendPollC, suspendPollEnd = suspendPoll.C, time.Now().Add(2*time.Second)
+		case <-suspendPollC:
+			if canonical(s.ptmx) {
+				stopPoll()
+				r.suspend(s)
+			} else if time.Now().After(suspendPollEnd) {
+				stopPoll() // claude took Ctrl-Z as a key, not a suspension
+			}
 		case sig := <-r.sigs:
 			switch sig {
 			case syscall.SIGWINCH:
@@ -216,6 +248,7 @@ func (r *runner) loop(s *session) (int, error) {
 		case ev := <-s.events:
 			if ev.stopped {
 				tstpTimer = nil
+				stopPoll()
 				r.suspend(s)
 				continue
 			}
@@ -281,7 +314,8 @@ func answer(k []byte, p Proposal) string {
 		if p.Relaunch && p.CanKeep {
 			return "keep"
 		}
-	case "n", "N", "\x1b", "\x03":
+	case "n", "N", "\x1b", "\x03",
+		"\x1b[27u", "\x1b[99;5u": // Esc and Ctrl-C under the kitty keyboard protocol
 		return "dismiss"
 	}
 	return ""
@@ -389,20 +423,18 @@ func (r *runner) suspend(s *session) {
 	r.mu.Lock()
 	r.released = true
 	r.mu.Unlock()
-	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // the shell sees the job stop
-	// Continued.
+	r.stopSelf(s)
 	r.reclaim(s)
 	_ = syscall.Kill(-s.pid, syscall.SIGCONT) // best effort: claude may have been killed meanwhile
 }
 
 // reclaim takes the terminal back after a stop: raw mode, the modes claude
 // had on, and the size (it may have changed meanwhile). In the background
-// (bg) a terminal cannot be taken: the launcher stops again until fg, as
-// any full-screen program does.
+// (bg) setting the terminal's mode makes the kernel stop the launcher with
+// SIGTTOU until it is brought to the foreground: the check and the stop are
+// one step there, with no race against a quick fg, and a stopped launcher
+// reads no keystrokes meant for the shell.
 func (r *runner) reclaim(s *session) {
-	for !r.foreground() {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
-	}
 	if _, err := term.MakeRaw(r.inFd); err != nil {
 		r.o.logf("raw mode after continue: %v", err)
 	}
@@ -415,10 +447,37 @@ func (r *runner) reclaim(s *session) {
 	r.resize(s)
 }
 
-// foreground reports whether the launcher's process group owns the terminal.
-func (r *runner) foreground() bool {
-	pgrp, err := unix.IoctlGetInt(r.inFd, unix.TIOCGPGRP)
-	return err != nil || pgrp == syscall.Getpgrp()
+// stopSelf stops the launcher, as the shell expects of a job whose program
+// stopped, and returns once it has been continued. A signal to oneself is
+// delivered asynchronously, so the return of kill proves nothing: the
+// SIGCONT that ends the stop does. Signals meanwhile are for claude.
+func (r *runner) stopSelf(s *session) {
+	for drained := false; !drained; {
+		select {
+		case sig := <-r.sigs:
+			r.relayWhileStopped(s, sig)
+		default:
+			drained = true
+		}
+	}
+	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // the shell sees the job stop
+	for sig := range r.sigs {
+		if sig == syscall.SIGCONT {
+			return
+		}
+		r.relayWhileStopped(s, sig)
+	}
+}
+
+// relayWhileStopped handles a signal that came while the launcher was
+// stopping or stopped: termination is passed on, the rest waits for the
+// resize and continue that follow anyway.
+func (r *runner) relayWhileStopped(s *session, sig os.Signal) {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT:
+		_ = s.proc.Signal(sig)                    // best effort: claude may be gone
+		_ = syscall.Kill(-s.pid, syscall.SIGCONT) // a stopped claude cannot act on it
+	}
 }
 
 // resize gives claude the terminal's current size (and claude a SIGWINCH).
@@ -541,4 +600,11 @@ func fitText(texts []string, width int) string {
 		t = string([]rune(t)[:width])
 	}
 	return t
+}
+
+// canonical reports whether the PTY is in canonical (cooked) mode: the
+// program on it has given the terminal up.
+func canonical(ptmx *os.File) bool {
+	tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), ioctlGetTermios)
+	return err == nil && tio.Lflag&unix.ICANON != 0
 }
