@@ -148,11 +148,12 @@ func TestCompareNormaliser(t *testing.T) {
 	normRight, screenRight, normLast, screenLast := 0, 0, 0, 0
 	for _, rc := range recordings {
 		data, cols, inputs := rc.load(t)
+		rs := rc.resizes(t)
 		var cuts []int
 		for c := 64; c < len(data); c += 64 {
 			cuts = append(cuts, c)
 		}
-		screen := replay(rc, data, cols, inputs, cuts)
+		screen := replay(rc, data, cols, inputs, cuts, rs...)
 
 		z := newNormaliser()
 		if rc.replayed {

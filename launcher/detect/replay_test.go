@@ -2,6 +2,8 @@ package detect
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -34,6 +36,10 @@ type recording struct {
 	never Kind
 }
 
+// resize is a change of the terminal's size at an offset of a recording,
+// from the file's .resize sidecar (lines "<offset> <rows> <cols>").
+type resize struct{ at, rows, cols int }
+
 var recordings = []recording{
 	{file: "tpm-final-w40.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
 	{file: "tpm-final-w80.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
@@ -50,6 +56,7 @@ var recordings = []recording{
 	{file: "tpm-twice-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute, TokensPerMinute)},
 	{file: "continue-after-tpm-w80.raw", typed: []string{"hello again"}, replayed: true},
 	{file: "tpm-final-then-ok-w80.raw", typed: []string{"hello", "hello again"}, want: finals(TokensPerMinute)},
+	{file: "tpm-final-resize-w80-w60.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
 	{file: "tpm-final-w80-kitty.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
 	{file: "ok-w80-kitty.raw", typed: []string{"hello"}},
 	{file: "long-reply-then-tpm-w80.raw", typed: []string{"tell me a long story", "hello"}, want: finals(TokensPerMinute)},
@@ -75,7 +82,28 @@ func finals(kinds ...Kind) []Incident {
 	return out
 }
 
-var widthInName = regexp.MustCompile(`-w(\d+)(-[a-z]+)?\.raw$`)
+var widthInName = regexp.MustCompile(`-w(\d+)(-[a-z0-9]+)*\.raw$`)
+
+// resizes reads the recording's .resize sidecar, if it has one.
+func (rc recording) resizes(t testing.TB) []resize {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", strings.TrimSuffix(rc.file, ".raw")+".resize"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []resize
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r resize
+		if _, err := fmt.Sscan(line, &r.at, &r.rows, &r.cols); err != nil {
+			t.Fatalf("%s.resize: %q: %v", rc.file, line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
 
 // load reads a recording and finds where the user's messages appear.
 func (rc recording) load(t testing.TB) (data []byte, cols int, inputs []int) {
@@ -125,7 +153,7 @@ func firstShown(data []byte, from int, msg string) int {
 // replay feeds data to a fresh detector in reads that end at each of cuts
 // (sorted, may repeat), calling UserInput at each input offset, and
 // returns everything it sent.
-func replay(rc recording, data []byte, cols int, inputs, cuts []int) []Incident {
+func replay(rc recording, data []byte, cols int, inputs, cuts []int, resizes ...resize) []Incident {
 	d := New()
 	d.Resize(cols, 30)
 	if rc.replayed {
@@ -142,7 +170,7 @@ func replay(rc recording, data []byte, cols int, inputs, cuts []int) []Incident 
 			}
 		}
 	}
-	pos, ci, ii := 0, 0, 0
+	pos, ci, ii, ri := 0, 0, 0, 0
 	for pos < len(data) {
 		next := len(data)
 		if ci < len(cuts) {
@@ -150,6 +178,9 @@ func replay(rc recording, data []byte, cols int, inputs, cuts []int) []Incident 
 		}
 		if ii < len(inputs) {
 			next = min(next, inputs[ii])
+		}
+		if ri < len(resizes) {
+			next = min(next, resizes[ri].at)
 		}
 		if next > pos {
 			d.Write(data[pos:next])
@@ -162,6 +193,10 @@ func replay(rc recording, data []byte, cols int, inputs, cuts []int) []Incident 
 		for ii < len(inputs) && inputs[ii] <= pos {
 			d.UserInput()
 			ii++
+		}
+		for ri < len(resizes) && resizes[ri].at <= pos {
+			d.Resize(resizes[ri].cols, resizes[ri].rows)
+			ri++
 		}
 	}
 	d.Flush()
@@ -230,17 +265,18 @@ func TestRecordings(t *testing.T) {
 	for _, rc := range recordings {
 		t.Run(strings.TrimSuffix(rc.file, ".raw"), func(t *testing.T) {
 			data, cols, inputs := rc.load(t)
+			rs := rc.resizes(t)
 			for _, size := range []int{1, 7, 64, 512, 4096} {
 				var cuts []int
 				for c := size; c < len(data); c += size {
 					cuts = append(cuts, c)
 				}
-				if err := rc.check(replay(rc, data, cols, inputs, cuts)); err != nil {
+				if err := rc.check(replay(rc, data, cols, inputs, cuts, rs...)); err != nil {
 					t.Errorf("reads of %d bytes: %v", size, err)
 				}
 			}
 			for split := 0; split <= len(data); split++ {
-				if err := rc.check(replay(rc, data, cols, inputs, []int{split})); err != nil {
+				if err := rc.check(replay(rc, data, cols, inputs, []int{split}, rs...)); err != nil {
 					t.Fatalf("two reads split at byte %d of %d: %v", split, len(data), err)
 				}
 			}
@@ -254,13 +290,14 @@ func TestRecordingsRandomSplits(t *testing.T) {
 	for _, rc := range recordings {
 		t.Run(strings.TrimSuffix(rc.file, ".raw"), func(t *testing.T) {
 			data, cols, inputs := rc.load(t)
+			rs := rc.resizes(t)
 			for seed := range uint64(200) {
 				rng := rand.New(rand.NewPCG(seed, 42))
 				cuts := []int{}
 				for c := rng.IntN(200); c < len(data); c += 1 + rng.IntN(300) {
 					cuts = append(cuts, c)
 				}
-				if err := rc.check(replay(rc, data, cols, inputs, cuts)); err != nil {
+				if err := rc.check(replay(rc, data, cols, inputs, cuts, rs...)); err != nil {
 					t.Fatalf("seed %d, cuts %v: %v", seed, cuts, err)
 				}
 			}
@@ -273,11 +310,12 @@ func TestRecordingsRandomSplits(t *testing.T) {
 func TestRecordingsProgress(t *testing.T) {
 	rc := recordings[1] // tpm-final-w80
 	data, cols, inputs := rc.load(t)
+	rs := rc.resizes(t)
 	var cuts []int
 	for c := 64; c < len(data); c += 64 {
 		cuts = append(cuts, c)
 	}
-	got := replay(rc, data, cols, inputs, cuts)
+	got := replay(rc, data, cols, inputs, cuts, rs...)
 	want := []Incident{
 		{Seq: 1, Kind: TokensPerMinute, Attempt: 2, Of: 2},
 		{Seq: 1, Kind: TokensPerMinute, Final: true, Attempt: 2, Of: 2},
