@@ -82,13 +82,18 @@ const maxWindow = 2048
 // It tracks the screen with a minimal terminal emulator of fixed size (at
 // most maxCols × maxRows one-byte cells, allocated by New and Resize), so
 // cursor jumps, partial redraws, wrapping and writes split at any byte read
-// as the user sees them. After each Write it reads the rows that changed.
+// as the user sees them. It reads the rows that changed at the start of
+// each frame (Claude Code draws each from cursor-home, or inside
+// synchronized-output marks) and at the end of each Write, except the row
+// the cursor is still drawing.
 //
 // What starts and ends an incident:
 //   - A spinner line "… retrying in Ns · attempt a/b" is a request being
 //     retried; the retries of one failure are one incident, sent again
 //     when the attempt or the kind changes. If the attempt counter starts
-//     over, the earlier failure ended and a new incident starts.
+//     over, or the line stays away for more than a few frames (the retry
+//     succeeded and the answer is being drawn), the earlier failure ended
+//     and the next one is a new incident.
 //   - Claude Code gives up by printing "API Error: …" in the conversation
 //     and putting "Resend your message to try again" in the input box.
 //     That hint is never part of a replayed conversation, so its
@@ -136,7 +141,9 @@ func New() *Detector {
 // NewPlain returns a Detector for output that is not drawn on a terminal,
 // such as `claude -p` writing to a pipe: each line feed also returns the
 // carriage, lines wrap at 1024 columns, and every "API Error" line is a new
-// Final incident (nothing is replayed or redrawn there).
+// Final incident (nothing is replayed or redrawn there). Use one per
+// stream: lines of stdout and stderr mixed in one detector can cut each
+// other.
 func NewPlain() *Detector {
 	d := newDetector(true)
 	d.scr.resize(maxCols, 8)
@@ -172,7 +179,7 @@ func newDetector(plain bool) *Detector {
 
 // Incidents returns the channel on which the detector sends what it finds.
 // Sends never block: if the reader falls behind by more than 16 values,
-// the oldest waiting value is dropped.
+// the oldest waiting value is dropped. The channel is never closed.
 func (d *Detector) Incidents() <-chan Incident { return d.ch }
 
 // Resize tells the detector the terminal's size, as set on the PTY. Call it

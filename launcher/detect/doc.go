@@ -31,10 +31,10 @@
 // and the line naming the kind is cut with "…" to the width. A streaming
 // normaliser (drop escape sequences and blanks, search the rest, wait for
 // the end of the sentence, the same gating on user input) was measured
-// against the 21 recordings of the real CLI in testdata
+// against the 28 recordings of the real CLI in testdata
 // (TestCompareNormaliser): it reads the final errors as well as the screen
-// does (21 of 21), but it saw the last retry counter in 1 of 10 recordings
-// where the screen sees 10 of 10, and it glues rewritten cells into
+// does (28 of 28), but it saw the last retry counter in 1 of 12 recordings
+// where the screen sees 12 of 12, and it glues rewritten cells into
 // counters such as "attempt 1/3221429", which would make an early offer on
 // "attempt 3 of N" fire at random. Nor can it tell an old error redrawn in
 // place from a new one. So the detector keeps a minimal
@@ -43,15 +43,17 @@
 // once per frame (Claude Code starts each frame from cursor-home) and at the
 // end of each write.
 //
-// Speed, in CPU cycles per byte of input (perf stat, so independent of the
-// load of the shared test machine): 1.6 on bulk text (8 MiB of Go source in
-// 32 KiB writes), because text that scrolls off the screen within one write
-// is skipped exactly, never drawn; about 19 on the recorded TUI output,
-// which is half escape sequences (one every 11 bytes) that must each be
-// interpreted to know where the next character lands. At this machine's
-// 2.25 GHz that is about 1.4 GB/s and 120 MB/s. Claude Code's TUI writes
-// kilobytes per second, so the cost there is far below a thousandth of a
-// core; bulk output is where throughput matters.
+// Speed, in CPU cycles per byte of input (perf stat -e cycles on the
+// benchmarks, so independent of the load of the shared test machine): 1.9
+// on bulk text (BenchmarkDetectorBulkText: 8 MiB of Go source in 32 KiB
+// writes), because text that scrolls off the screen within one write is
+// skipped exactly, never drawn; 21 on the recorded TUI output
+// (BenchmarkDetectorRecorded), which is 44% escape sequences (one CSI every
+// 12 bytes) that must each be interpreted to know where the next character
+// lands. At this machine's 2.25 GHz that is about 1.2 GB/s and 107 MB/s;
+// the byte-at-a-time normaliser runs at 21 and 16 cycles per byte. Claude
+// Code's TUI writes kilobytes per second, so the cost there is far below a
+// thousandth of a core; bulk output is where throughput matters.
 //
 // # What makes an incident
 //
