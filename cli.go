@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -69,8 +70,14 @@ func (a *app) fail(err error) int {
 }
 
 func (a *app) dispatch(args []string) (int, error) {
+	if len(args) > 0 && wrappedClaude(args[0]) {
+		if self := a.self(); self != "" && sameFile(args[0], self) {
+			return a.dispatch(args[1:]) // "<launcher> <launcher> …": no loop
+		}
+		return a.launch("", args[1:], args[0])
+	}
 	if len(args) == 0 || !strings.HasPrefix(args[0], "+") {
-		return a.launch("", args)
+		return a.launch("", args, "")
 	}
 	word, rest := args[0][1:], args[1:]
 	switch word {
@@ -99,7 +106,16 @@ func (a *app) dispatch(args []string) (int, error) {
 		return 0, usagef("%s is neither a profile nor a command; profiles: %s; commands: +%s (put -- first to pass a + word to claude)",
 			args[0], strings.Join(s.Config.Names(), ", "), strings.Join(profiles.Commands, ", +"))
 	}
-	return a.launch(word, rest)
+	return a.launch(word, rest, "")
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // setup loads the config and the project file, turning their errors into
@@ -129,8 +145,9 @@ func (a *app) resolve(s *profiles.Setup, name string) (*profiles.Resolution, err
 }
 
 // launch runs claude with the profile name ("" = by precedence) and the
-// user's arguments, passed on unchanged and in order.
-func (a *app) launch(name string, args []string) (int, error) {
+// user's arguments, passed on unchanged and in order. claudePath is the
+// binary named by the process-wrapper form, or "" to find claude.
+func (a *app) launch(name string, args []string, claudePath string) (int, error) {
 	s, err := a.setup()
 	if err != nil {
 		return 0, err
@@ -139,27 +156,82 @@ func (a *app) launch(name string, args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		self = "" // without it only the loop check is lost
-	}
-	path, err := launcher.FindClaude(a.env, s.Config.ClaudePath, self)
-	if err != nil {
-		return 0, err
+	self := a.self()
+	path := claudePath
+	if path == "" {
+		if path, err = launcher.FindClaude(a.env, s.Config.ClaudePath, self); err != nil {
+			return 0, err
+		}
 	}
 	claudeArgs, err := withSettings(r.Profile, args)
 	if err != nil {
 		return 0, usageError{err}
 	}
+	if claudePath != "" && internalInvocation(args) {
+		// Claude Code's own service processes parse their arguments
+		// themselves and refuse --settings (measured: "unknown option");
+		// they get the profile through the environment, and the sessions
+		// they start come through the launcher again.
+		claudeArgs = args
+	}
+	env := r.Profile.Environ(a.environ)
+	if s.Config.ProcessWrapper && self != "" {
+		// Claude Code starts its background service, agent-view sessions
+		// and its restart after an update as "<wrapper> <claude> <args>":
+		// through the launcher, they get the same profile. A launcher
+		// started that way sets it again to itself: never a second layer.
+		env = setEnv(env, "CLAUDE_CODE_PROCESS_WRAPPER", self)
+	}
+	watch := a.newWatch(s, r.Profile, path, args, a.args)
+	if claudePath != "" && watch != nil {
+		watch.Offer = false // a process Claude Code spawned: nobody to ask
+	}
 	a.log.Printf("running %s", path)
-	return launcher.Run(launcher.Command{
-		Path: path,
-		Args: claudeArgs,
-		Env:  r.Profile.Environ(a.environ),
-	}, launcher.Options{
-		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log,
-		Watch: a.newWatch(s, r.Profile, path, args, a.args),
+	return launcher.Run(launcher.Command{Path: path, Args: claudeArgs, Env: env}, launcher.Options{
+		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log, Watch: watch,
 	})
+}
+
+// self is the launcher's own executable, with links resolved, or "".
+func (a *app) self() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "" // without it only the loop check is lost
+	}
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
+	}
+	return self
+}
+
+// setEnv returns env with key set to value.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != key {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+// internalInvocation reports whether args start one of Claude Code's
+// internal processes (its background service, a PTY host, a spare session).
+func internalInvocation(args []string) bool {
+	return len(args) > 0 && (args[0] == "daemon" || strings.HasPrefix(args[0], "--bg-"))
+}
+
+// wrappedClaude reports whether arg is the process-wrapper form's first
+// argument: the absolute path of an executable Claude Code binary. Its path
+// must name claude (…/bin/claude, …/claude/versions/2.1.328,
+// …/claude-code-linux-x64/claude), so that a prompt like "/init" that
+// happens to be a file is never taken for one.
+func wrappedClaude(arg string) bool {
+	if !filepath.IsAbs(arg) || !strings.Contains(strings.ToLower(arg), "claude") {
+		return false
+	}
+	fi, err := os.Stat(arg)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 func envMap(environ []string) map[string]string {

@@ -22,17 +22,26 @@ type realWorld struct {
 
 func newRealWorld(t *testing.T, extraEnv ...string) *realWorld {
 	t.Helper()
-	fake := fakebedrock.New(t)
-	dir := t.TempDir()
-	home := claudetest.Home(t, dir)
+	w := newCleanWorld(t)
 	opus := "us.anthropic.claude-opus-4-1-20250805-v1:0"
+	home, dir := w.home, w.dir
 	claudetest.WriteJSON(t, home, ".claude/settings.json", map[string]any{"env": map[string]string{"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "7777", "ANTHROPIC_MODEL": opus, "AWS_REGION": "us-east-1"}})
 	claudetest.WriteJSON(t, dir, ".claude/settings.json", map[string]any{"env": map[string]string{"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "6666", "ANTHROPIC_MODEL": opus}})
 	claudetest.WriteJSON(t, dir, ".claude/settings.local.json", map[string]any{"env": map[string]string{"CLAUDE_CODE_MAX_OUTPUT_TOKENS": "5555", "ANTHROPIC_MODEL": opus}})
-	env := append(claudetest.Env(home, fake.URL(), "us-east-1"),
-		"CLAUDE_BEDROCK_CLAUDE="+claudetest.Binary(t),
-		"ANTHROPIC_MODEL="+opus, "CLAUDE_CODE_MAX_OUTPUT_TOKENS=32000") // the shell disagrees too
-	return &realWorld{fake: fake, env: append(env, extraEnv...), dir: dir, home: home}
+	w.env = append(w.env, "ANTHROPIC_MODEL="+opus, "CLAUDE_CODE_MAX_OUTPUT_TOKENS=32000") // the shell disagrees too
+	w.env = append(w.env, extraEnv...)
+	return w
+}
+
+// newCleanWorld is the real Claude Code and a fake Bedrock with no settings
+// of any kind: Claude Code's defaults apply where the launcher sets nothing.
+func newCleanWorld(t *testing.T) *realWorld {
+	t.Helper()
+	fake := fakebedrock.New(t)
+	dir := t.TempDir()
+	home := claudetest.Home(t, dir)
+	env := append(claudetest.Env(home, fake.URL(), "us-east-1"), "CLAUDE_BEDROCK_CLAUDE="+claudetest.Binary(t))
+	return &realWorld{fake: fake, env: env, dir: dir, home: home}
 }
 
 const (
