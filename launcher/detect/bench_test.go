@@ -103,3 +103,17 @@ func BenchmarkDetectorRecorded(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDetectorPlain measures a NewPlain detector (claude -p into a
+// pipe) on bulk text with LF line ends, in 32 KiB writes.
+func BenchmarkDetectorPlain(b *testing.B) {
+	data := bytes.ReplaceAll(goSource(b, 8<<20), []byte("\r\n"), []byte("\n"))
+	const chunk = 32 << 10
+	d := NewPlain()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		for i := 0; i < len(data); i += chunk {
+			d.Write(data[i:min(i+chunk, len(data))])
+		}
+	}
+}

@@ -72,6 +72,13 @@ type Incident struct {
 // losing an intermediate one loses nothing the next does not repeat.
 const queueLen = 16
 
+// The screen of a NewPlain detector: wide enough that an error line
+// wraps at most once, narrow so that each line costs little.
+const (
+	plainCols = 256
+	plainRows = 8
+)
+
 // maxWindow bounds the text examined around a match (bytes, blanks removed).
 const maxWindow = 2048
 
@@ -140,13 +147,13 @@ func New() *Detector {
 
 // NewPlain returns a Detector for output that is not drawn on a terminal,
 // such as `claude -p` writing to a pipe: each line feed also returns the
-// carriage, lines wrap at 1024 columns, and every "API Error" line is a new
+// carriage, lines wrap at 256 columns, and every "API Error" line is a new
 // Final incident (nothing is replayed or redrawn there). Use one per
 // stream: lines of stdout and stderr mixed in one detector can cut each
 // other.
 func NewPlain() *Detector {
 	d := newDetector(true)
-	d.scr.resize(maxCols, 8)
+	d.scr.resize(plainCols, plainRows)
 	return d
 }
 
@@ -436,6 +443,9 @@ func (d *Detector) plainLine(r int) {
 		s.dirty[k] = false
 	}
 	s.recomputeDirtyRange()
+	if from == r && !bytes.Contains(s.lines[r], wordRror) {
+		return // the common case: one row, no "Error:" in it
+	}
 	t := d.rowText(from, r, false)
 	i := bytes.Index(t, sqAPIError)
 	if i < 0 {

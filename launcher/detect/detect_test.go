@@ -515,3 +515,15 @@ func TestFinalSeenAtOnceWhenClaudeGoesIdle(t *testing.T) {
 		t.Errorf("incidents (-want +got):\n%s", diff)
 	}
 }
+
+func TestPlainLongLineWraps(t *testing.T) {
+	d := NewPlain()
+	line := strings.Repeat("x", plainCols-6) + " API Error: Request rejected (429) · Too many requests, please wait before trying again.\n"
+	d.Write([]byte(strings.Repeat("ok\n", 20) + line))
+	if got := len(d.Incidents()); got != 1 {
+		t.Fatalf("%d incidents, want 1", got)
+	}
+	if inc := <-d.Incidents(); inc.Kind != RequestsPerMinute || !inc.Final {
+		t.Errorf("incident %+v, want a final requests_per_minute", inc)
+	}
+}

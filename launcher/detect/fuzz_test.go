@@ -75,7 +75,7 @@ func FuzzDetector(f *testing.F) {
 		p.Write(data[:k])
 		p.Write(data[k:])
 		p.Flush()
-		checkBounds(t, p, maxCols, 8)
+		checkBounds(t, p, plainCols, plainRows)
 	})
 }
 
