@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
 	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
 )
 
@@ -184,4 +185,47 @@ func waitRaw(t *testing.T, term *ptytest.Term) {
 		}
 		time.Sleep(10 * time.Millisecond) // no event tells a terminal's mode changed
 	}
+}
+
+// TestRealClaudeCtrlZAndFg: the real Claude Code under the launcher in a
+// shell: Ctrl-Z suspends the job, fg brings the same session back, and the
+// next message still goes out with the profile's cap.
+func TestRealClaudeCtrlZAndFg(t *testing.T) {
+	w := newRealWorld(t)
+	term := shell(t, w.env)
+	term.Write("cd " + w.dir + " && $LAUNCHER +light\r")
+	term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+
+	mark := term.Len()
+	term.Write("\x1a")
+	term.WaitForSince(t, mark, "Claude Code is suspended", 30*time.Second)
+	term.WaitForSince(t, mark, "Stopped", 30*time.Second)
+	term.WaitForSince(t, mark, "$ ", 10*time.Second)
+	if m := term.Mode(t); !m.Sane() {
+		t.Fatalf("the terminal is not cooked while claude is stopped: %+v", m)
+	}
+
+	mark = term.Len()
+	term.Write("fg\r")
+	term.WaitForScreenSince(t, mark, "? for shortcuts", 30*time.Second) // claude redrew
+	waitRaw(t, term)
+	term.Type("after fg", 10*time.Millisecond)
+	term.Write("\r")
+	turn := w.fake.WaitTurns(t, 1, 60*time.Second)[0]
+	if turn.MaxTokens != 1024 || turn.Model != haiku45 {
+		t.Errorf("after fg: model %s max_tokens %d; want %s 1024", turn.Model, turn.MaxTokens, haiku45)
+	}
+	term.WaitForScreenSince(t, mark, fakebedrock.DefaultReply, 30*time.Second)
+	term.Write("\x03")
+	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
+	mark = term.Len()
+	term.Write("\x03")
+	term.WaitForSince(t, mark, "$ ", 30*time.Second)
+	if m := term.Mode(t); !m.Sane() {
+		t.Errorf("terminal not restored: %+v", m)
+	}
+	term.Write("echo rc=$?\r")
+	term.WaitForSince(t, mark, "rc=0", 10*time.Second)
+	term.Write("exit\r")
+	term.Wait(t, 10*time.Second)
 }

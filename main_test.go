@@ -108,8 +108,12 @@ func fakeClaude(mode string) int {
 		ws, _ = pty.GetsizeFull(os.Stdin)
 		fmt.Printf("resized %dx%d\n", ws.Rows, ws.Cols)
 		return 7
+	case "flood": // write recorded TUI output as fast as possible (bench_test.go)
+		return fakeFlood()
 	case "jobcontrol": // a TUI that suspends itself on Ctrl-Z the way Claude Code does
 		return fakeJobControl()
+	case "tee": // run $TEE_TARGET, copying its stdout to $TEE_OUT as well
+		return fakeTee()
 	case "hang": // wait to be signalled
 		fmt.Println("hanging")
 		time.Sleep(time.Minute)
@@ -293,4 +297,24 @@ func fakeJobControl() int {
 			}
 		}
 	}
+}
+
+// fakeTee runs the real program named by TEE_TARGET with the same arguments
+// and stdin, and writes its stdout both to stdout and to TEE_OUT: what
+// claude wrote, to compare with what the launcher passed on.
+func fakeTee() int {
+	f, err := os.Create(os.Getenv("TEE_OUT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 97
+	}
+	defer f.Close()
+	cmd := exec.Command(os.Getenv("TEE_TARGET"), os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, io.MultiWriter(os.Stdout, f), os.Stderr
+	cmd.Env = os.Environ()
+	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 96
+	}
+	return cmd.ProcessState.ExitCode()
 }
