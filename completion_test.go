@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -106,9 +107,9 @@ func runShell(t *testing.T, env []string, dir string, name string, args ...strin
 	return out.String()
 }
 
-// lines splits candidates, one a line, dropping fish's tab-separated
+// linesOf splits candidates, one a line, dropping fish's tab-separated
 // descriptions, and sorts them so the comparison also catches duplicates.
-func lines(s string) []string {
+func linesOf(s string) []string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
 		l, _, _ = strings.Cut(l, "\t")
@@ -153,22 +154,24 @@ func bashCandidates(t *testing.T, env []string, dir, scriptPath, command, line s
 		words = append(words, "")
 	}
 	args := append([]string{"--norc", "--noprofile", "-c", bashComplete, "bash", scriptPath}, words...)
-	return lines(runShell(t, env, dir, needShell(t, "bash"), args...))
+	return linesOf(runShell(t, env, dir, needShell(t, "bash"), args...))
 }
 
 func fishCandidates(t *testing.T, env []string, dir, scriptPath, command, line string) []string {
-	const prog = `source $argv[1]; complete -C"$argv[2]"`
-	return lines(runShell(t, env, dir, needShell(t, "fish"), "--no-config", "-c", prog, scriptPath, command+" "+line))
+	const prog = `if set -q ALIAS; alias claude=claude-bedrock; end; source $argv[1]; complete -C"$argv[2]"`
+	return linesOf(runShell(t, env, dir, needShell(t, "fish"), "--no-config", "-c", prog, scriptPath, command+" "+line))
 }
 
 // zshRC makes an interactive zsh capture what completion offers: compadd
 // is wrapped to append every match it adds (after zsh's own matching against
-// what is typed) to $CAP, and TAB runs complete-word and then writes the
-// marker --done--. With $FPATHDIR set the script is autoloaded from fpath as
-// _claude-bedrock, else it is sourced after compinit.
+// what is typed) to $CAP, and TAB empties $CAP, runs complete-word and then
+// writes the marker --done-N--, N counting the TABs. With $FPATHDIR set the
+// script is autoloaded from fpath as _claude-bedrock, else it is sourced
+// after compinit. With $ALIAS set, claude is an alias of claude-bedrock.
 const zshRC = `if [[ -n $FPATHDIR ]]; then fpath=($FPATHDIR $fpath); fi
 autoload -U compinit; compinit -u -D
 if [[ -z $FPATHDIR ]]; then source $SCRIPT; fi
+if [[ -n $ALIAS ]]; then alias claude=claude-bedrock; fi
 compadd() {
     if (( ${@[(I)-[OAD]]} )); then builtin compadd "$@"; return; fi
     local -a __hits
@@ -176,11 +179,15 @@ compadd() {
     (( $#__hits )) && print -rl -- $__hits >> $CAP
     builtin compadd "$@"
 }
-_cap_tab() { : >| $CAP; zle complete-word; print -r -- --done-- >> $CAP }
+integer _cap_n=0
+_cap_tab() { : >| $CAP; zle complete-word; print -r -- --done-$(( ++_cap_n ))-- >> $CAP }
 zle -N _cap_tab; bindkey '^I' _cap_tab
 `
 
-func zshCandidates(t *testing.T, env []string, dir, scriptPath, command, line string, fromFpath bool) []string {
+// zshCandidates types each line after command into one interactive zsh (in
+// a pty, as zle needs a terminal) and returns what TAB offered for each; one
+// shell serves all lines because compinit alone takes about a second.
+func zshCandidates(t *testing.T, env []string, dir, scriptPath, command string, lines []string, fromFpath bool) [][]string {
 	t.Helper()
 	tmp := t.TempDir()
 	rc, capFile := filepath.Join(tmp, "rc.zsh"), filepath.Join(tmp, "capture")
@@ -208,49 +215,87 @@ func zshCandidates(t *testing.T, env []string, dir, scriptPath, command, line st
 		_ = cmd.Wait()         // reaps it; its status does not matter
 		_ = ptmx.Close()       // best effort: the shell is gone
 	}()
-	// The rc is sourced and the line typed in one write: zsh reads the TAB
-	// only once the source command has run, when the widget is bound.
-	if _, err := ptmx.Write([]byte("source " + rc + "\n" + command + " " + line + "\t")); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		data, err := os.ReadFile(capFile)
-		if err == nil && strings.HasSuffix(string(data), "--done--\n") {
-			return lines(strings.TrimSuffix(string(data), "--done--\n"))
+	// zsh reads the first TAB only once the source command has run, when
+	// the widget is bound; ^U clears what the previous completion left.
+	typed := "source " + rc + "\n"
+	var got [][]string
+	for i, line := range lines {
+		typed += "\x15" + command + " " + line + "\t"
+		if _, err := ptmx.Write([]byte(typed)); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("zsh: no completion within 20s for %q; screen:\n%s", command+" "+line, screen.String())
+		typed = ""
+		marker := fmt.Sprintf("--done-%d--\n", i+1)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			data, err := os.ReadFile(capFile)
+			if err == nil && strings.HasSuffix(string(data), marker) {
+				got = append(got, linesOf(strings.TrimSuffix(string(data), marker)))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("zsh: no completion within 20s for %q; screen:\n%s", command+" "+line, screen.String())
+			}
+			time.Sleep(20 * time.Millisecond) // polling a file the shell writes, with the deadline above
 		}
-		time.Sleep(20 * time.Millisecond) // polling a file the shell writes, with the deadline above
 	}
+	return got
 }
 
 // completers are the shells under test; each returns the sorted candidates
-// offered for command followed by line.
+// offered for command followed by each of lines.
 var completers = []struct {
 	shell    string
-	complete func(t *testing.T, env []string, dir, scriptPath, command, line string) []string
+	complete func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string
 }{
-	{"bash", bashCandidates},
-	{"zsh", func(t *testing.T, env []string, dir, scriptPath, command, line string) []string {
-		return zshCandidates(t, env, dir, scriptPath, command, line, false)
+	{"bash", each(bashCandidates)},
+	{"zsh", func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
+		return zshCandidates(t, env, dir, scriptPath, command, lines, false)
 	}},
-	{"zsh-fpath", func(t *testing.T, env []string, dir, scriptPath, command, line string) []string {
-		return zshCandidates(t, env, dir, scriptPath, command, line, true)
+	{"zsh-fpath", func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
+		return zshCandidates(t, env, dir, scriptPath, command, lines, true)
 	}},
-	{"fish", fishCandidates},
+	{"fish", each(fishCandidates)},
+	// The alias users set: fish's alias wraps claude-bedrock, whose
+	// completions then come twice unless fish merges them; zsh expands it.
+	{"zsh-alias", withAlias(func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
+		return zshCandidates(t, env, dir, scriptPath, command, lines, false)
+	})},
+	{"fish-alias", withAlias(each(fishCandidates))},
+}
+
+// withAlias runs a completer with ALIAS set, which makes the test's shell
+// setup define alias claude=claude-bedrock.
+func withAlias(c func(*testing.T, []string, string, string, string, []string) [][]string) func(*testing.T, []string, string, string, string, []string) [][]string {
+	return func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
+		return c(t, append(env[:len(env):len(env)], "ALIAS=1"), dir, scriptPath, command, lines)
+	}
+}
+
+// each runs a one-line completer once per line.
+func each(one func(t *testing.T, env []string, dir, scriptPath, command, line string) []string) func(*testing.T, []string, string, string, string, []string) [][]string {
+	return func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
+		var got [][]string
+		for _, line := range lines {
+			got = append(got, one(t, env, dir, scriptPath, command, line))
+		}
+		return got
+	}
 }
 
 func TestCompletionInRealShells(t *testing.T) {
 	env, dir := completionWorld(t, completionConfig)
 	for _, c := range completers {
 		t.Run(c.shell, func(t *testing.T) {
-			scriptPath := script(t, env, strings.TrimSuffix(c.shell, "-fpath"))
+			scriptPath := script(t, env, strings.Split(c.shell, "-")[0])
+			var typed []string
+			for _, tc := range completionCases {
+				typed = append(typed, tc.line)
+			}
 			for _, command := range []string{"claude-bedrock", "claude"} {
-				for _, tc := range completionCases {
-					got := c.complete(t, env, dir, scriptPath, command, tc.line)
-					if diff := cmp.Diff(sorted(tc.want), got); diff != "" {
+				got := c.complete(t, env, dir, scriptPath, command, typed)
+				for i, tc := range completionCases {
+					if diff := cmp.Diff(sorted(tc.want), got[i]); diff != "" {
 						t.Errorf("%s: %q<TAB> offers (-want +got):\n%s", c.shell, command+" "+tc.line, diff)
 					}
 				}
@@ -265,12 +310,13 @@ func TestCompletionWithBrokenConfig(t *testing.T) {
 	env, dir := completionWorld(t, "[profiles.x\n")
 	for _, c := range completers {
 		t.Run(c.shell, func(t *testing.T) {
-			scriptPath := script(t, env, strings.TrimSuffix(c.shell, "-fpath"))
-			if diff := cmp.Diff(allCommands, c.complete(t, env, dir, scriptPath, "claude", "+")); diff != "" {
+			scriptPath := script(t, env, strings.Split(c.shell, "-")[0])
+			got := c.complete(t, env, dir, scriptPath, "claude", []string{"+", "+env "})
+			if diff := cmp.Diff(allCommands, got[0]); diff != "" {
 				t.Errorf("claude +<TAB> offers (-want +got):\n%s", diff)
 			}
-			if got := c.complete(t, env, dir, scriptPath, "claude", "+env "); len(got) != 0 {
-				t.Errorf("claude +env <TAB> offers %q, want nothing", got)
+			if len(got[1]) != 0 {
+				t.Errorf("claude +env <TAB> offers %q, want nothing", got[1])
 			}
 		})
 	}
