@@ -114,3 +114,71 @@ func TestRealClaudePrintThrottledHint(t *testing.T) {
 		t.Errorf("incident record %+v", rec)
 	}
 }
+
+// TestRealClaudeDismissThenKeep: n dismisses the offer and claude's screen
+// is whole again; the cap stays; a later throttling is a new incident and
+// is offered again; k relaunches and saves the new cap in the profile.
+func TestRealClaudeDismissThenKeep(t *testing.T) {
+	w := newRealWorld(t)
+	w.fake.Throttle(2048)
+	cmd := execLauncher(w.env, "+code")
+	cmd.Dir = w.dir
+	term := ptytest.Start(t, cmd, 40, 100)
+	term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+	send := func(text string) {
+		term.Type(text, 10*time.Millisecond)
+		term.Write("\r")
+	}
+	offerShown := func(s *ptytest.Screen) bool { return s.Shows("2048?") }
+
+	send("first")
+	term.WaitForScreenState(t, "the offer", offerShown, 90*time.Second)
+	term.Write("n")
+	// The banner is gone and what it covered is claude's again. (Below its
+	// input box claude may leave rows empty: the banner's row is one.)
+	term.WaitForScreenState(t, "claude's screen whole again", func(s *ptytest.Screen) bool {
+		return !offerShown(s) && !s.Shows("y yes") && s.Shows("Request rejected (429)") && s.Shows("Resend your message")
+	}, 30*time.Second)
+
+	w.fake.Heal()
+	before := len(w.fake.Turns())
+	send("second")
+	turns := w.fake.WaitTurns(t, before+1, 60*time.Second)
+	if got := turns[len(turns)-1].MaxTokens; got != 4096 {
+		t.Errorf("after a dismissal max_tokens = %d, want the unchanged 4096", got)
+	}
+	term.WaitForScreen(t, fakebedrock.DefaultReply, 30*time.Second)
+
+	w.fake.Throttle(2048)
+	mark := term.Len()
+	send("third")
+	term.WaitForScreenSince(t, mark, "2048?", 90*time.Second) // a new incident: offered again
+	mark = term.Len()
+	term.Write("k")
+	term.WaitForScreenSince(t, mark, "cap 4096 -> 2048", 30*time.Second)
+	term.WaitForScreenSince(t, mark, "? for shortcuts", 60*time.Second)
+	config, err := os.ReadFile(filepath.Join(w.home, ".config/claude-bedrock/config.toml"))
+	if err != nil || !strings.Contains(string(config), "[profiles.code]") || !strings.Contains(string(config), "max_output_tokens = 2048") {
+		t.Errorf("k did not save the cap: %q, %v", config, err)
+	}
+
+	before = len(w.fake.Turns())
+	send("fourth")
+	turns = w.fake.WaitTurns(t, before+1, 60*time.Second)
+	if got := turns[len(turns)-1].MaxTokens; got != 2048 {
+		t.Errorf("after k max_tokens = %d, want 2048", got)
+	}
+	term.Write("\x03")
+	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
+	term.Write("\x03")
+	if code := term.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	var choices []string
+	for _, inc := range readIncidents(t, w.home) {
+		choices = append(choices, inc.Choice)
+	}
+	if strings.Join(choices, ",") != "dismiss,keep" {
+		t.Errorf("incident record choices %q, want dismiss then keep", choices)
+	}
+}
