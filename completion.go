@@ -92,8 +92,9 @@ func (a *app) cmdCompleteWords(args []string) (int, error) {
 // -o default an empty COMPREPLY falls back to readline's file names, which
 // compopt turns off where only launcher words belong.
 const bashCompletion = `# bash completion for claude-bedrock (and the alias claude=claude-bedrock).
-# Load it with: source <(claude-bedrock +completion bash)
+# Load it with: eval "$(claude-bedrock +completion bash)"
 # or save it as ~/.local/share/bash-completion/completions/claude-bedrock
+# with a symlink named claude next to it (bash-completion loads by name).
 _claude_bedrock() {
     local cur=${COMP_WORDS[COMP_CWORD]} first=${COMP_WORDS[1]} w strip=
     local -a args
@@ -149,7 +150,8 @@ fi
 // fishCompletion offers no files where it offers launcher words (-f) and
 // leaves fish's default, file names, everywhere else.
 const fishCompletion = `# fish completion for claude-bedrock (and the alias claude=claude-bedrock).
-# Save it as ~/.config/fish/completions/claude-bedrock.fish (and claude.fish),
+# Save it as ~/.config/fish/completions/claude-bedrock.fish (fish's alias
+# claude=claude-bedrock wraps claude-bedrock, so the alias finds it too),
 # or load it with: claude-bedrock +completion fish | source
 function __claude_bedrock_args
     # Prints the +complete-words argument for the word being completed, or fails.

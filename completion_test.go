@@ -79,9 +79,9 @@ func needShell(t *testing.T, shell string) string {
 	return path
 }
 
-// script returns the launcher's own completion script for shell, saved in
+// completionFile returns the launcher's own completion script for shell, saved in
 // a file.
-func script(t *testing.T, env []string, shell string) string {
+func completionFile(t *testing.T, env []string, shell string) string {
 	t.Helper()
 	out, errOut, code := runLauncher(t, env, "", "", "+completion", shell)
 	if code != 0 || out == "" {
@@ -92,8 +92,8 @@ func script(t *testing.T, env []string, shell string) string {
 	return path
 }
 
-// runShell runs a shell command with a deadline and returns its stdout.
-func runShell(t *testing.T, env []string, dir string, name string, args ...string) string {
+// runShellOut runs a shell command with a deadline and returns its stdout.
+func runShellOut(t *testing.T, env []string, dir string, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -121,7 +121,7 @@ func linesOf(s string) []string {
 	return out
 }
 
-func sorted(s []string) []string {
+func sortedWords(s []string) []string {
 	s = append([]string(nil), s...)
 	sort.Strings(s)
 	return s
@@ -154,12 +154,12 @@ func bashCandidates(t *testing.T, env []string, dir, scriptPath, command, line s
 		words = append(words, "")
 	}
 	args := append([]string{"--norc", "--noprofile", "-c", bashComplete, "bash", scriptPath}, words...)
-	return linesOf(runShell(t, env, dir, needShell(t, "bash"), args...))
+	return linesOf(runShellOut(t, env, dir, needShell(t, "bash"), args...))
 }
 
 func fishCandidates(t *testing.T, env []string, dir, scriptPath, command, line string) []string {
 	const prog = `if set -q ALIAS; alias claude=claude-bedrock; end; source $argv[1]; complete -C"$argv[2]"`
-	return linesOf(runShell(t, env, dir, needShell(t, "fish"), "--no-config", "-c", prog, scriptPath, command+" "+line))
+	return linesOf(runShellOut(t, env, dir, needShell(t, "fish"), "--no-config", "-c", prog, scriptPath, command+" "+line))
 }
 
 // zshRC makes an interactive zsh capture what completion offers: compadd
@@ -248,20 +248,20 @@ var completers = []struct {
 	shell    string
 	complete func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string
 }{
-	{"bash", each(bashCandidates)},
+	{"bash", perLine(bashCandidates)},
 	{"zsh", func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
 		return zshCandidates(t, env, dir, scriptPath, command, lines, false)
 	}},
 	{"zsh-fpath", func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
 		return zshCandidates(t, env, dir, scriptPath, command, lines, true)
 	}},
-	{"fish", each(fishCandidates)},
+	{"fish", perLine(fishCandidates)},
 	// The alias users set: fish's alias wraps claude-bedrock, whose
 	// completions then come twice unless fish merges them; zsh expands it.
 	{"zsh-alias", withAlias(func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
 		return zshCandidates(t, env, dir, scriptPath, command, lines, false)
 	})},
-	{"fish-alias", withAlias(each(fishCandidates))},
+	{"fish-alias", withAlias(perLine(fishCandidates))},
 }
 
 // withAlias runs a completer with ALIAS set, which makes the test's shell
@@ -272,8 +272,8 @@ func withAlias(c func(*testing.T, []string, string, string, string, []string) []
 	}
 }
 
-// each runs a one-line completer once per line.
-func each(one func(t *testing.T, env []string, dir, scriptPath, command, line string) []string) func(*testing.T, []string, string, string, string, []string) [][]string {
+// perLine runs a one-line completer once per line.
+func perLine(one func(t *testing.T, env []string, dir, scriptPath, command, line string) []string) func(*testing.T, []string, string, string, string, []string) [][]string {
 	return func(t *testing.T, env []string, dir, scriptPath, command string, lines []string) [][]string {
 		var got [][]string
 		for _, line := range lines {
@@ -287,7 +287,7 @@ func TestCompletionInRealShells(t *testing.T) {
 	env, dir := completionWorld(t, completionConfig)
 	for _, c := range completers {
 		t.Run(c.shell, func(t *testing.T) {
-			scriptPath := script(t, env, strings.Split(c.shell, "-")[0])
+			scriptPath := completionFile(t, env, strings.Split(c.shell, "-")[0])
 			var typed []string
 			for _, tc := range completionCases {
 				typed = append(typed, tc.line)
@@ -295,7 +295,7 @@ func TestCompletionInRealShells(t *testing.T) {
 			for _, command := range []string{"claude-bedrock", "claude"} {
 				got := c.complete(t, env, dir, scriptPath, command, typed)
 				for i, tc := range completionCases {
-					if diff := cmp.Diff(sorted(tc.want), got[i]); diff != "" {
+					if diff := cmp.Diff(sortedWords(tc.want), got[i]); diff != "" {
 						t.Errorf("%s: %q<TAB> offers (-want +got):\n%s", c.shell, command+" "+tc.line, diff)
 					}
 				}
@@ -310,7 +310,7 @@ func TestCompletionWithBrokenConfig(t *testing.T) {
 	env, dir := completionWorld(t, "[profiles.x\n")
 	for _, c := range completers {
 		t.Run(c.shell, func(t *testing.T) {
-			scriptPath := script(t, env, strings.Split(c.shell, "-")[0])
+			scriptPath := completionFile(t, env, strings.Split(c.shell, "-")[0])
 			got := c.complete(t, env, dir, scriptPath, "claude", []string{"+", "+env "})
 			if diff := cmp.Diff(allCommands, got[0]); diff != "" {
 				t.Errorf("claude +<TAB> offers (-want +got):\n%s", diff)
