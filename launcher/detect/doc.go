@@ -6,7 +6,9 @@
 //
 // The PTY proxy writes each chunk read from claude to the user's terminal
 // first and then to a Detector, calls Resize with the PTY size at start and
-// on SIGWINCH, UserInput when the user presses Enter, and Reset before it
+// on SIGWINCH, UserInput when the user presses Enter (a '\r' on stdin, or
+// "ESC [ 13 u" once Claude Code has turned on the kitty keyboard protocol
+// on a terminal that has it), and Reset before it
 // starts claude again with --continue or --resume. It reads what the
 // detector finds from Incidents, which never blocks the writer:
 //
