@@ -227,11 +227,7 @@ func internalInvocation(args []string) bool {
 // …/claude-code-linux-x64/claude), so that a prompt like "/init" that
 // happens to be a file is never taken for one.
 func wrappedClaude(arg string) bool {
-	if !filepath.IsAbs(arg) || !strings.Contains(strings.ToLower(arg), "claude") {
-		return false
-	}
-	fi, err := os.Stat(arg)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+	return filepath.IsAbs(arg) && strings.Contains(strings.ToLower(arg), "claude") && executableFile(arg)
 }
 
 func envMap(environ []string) map[string]string {

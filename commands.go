@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 
 	"github.com/claude-bedrock/claude-bedrock/profiles"
+	"github.com/claude-bedrock/claude-bedrock/quota"
 )
 
 // cmdProfiles lists the profiles and marks the one that applies here.
@@ -21,7 +24,8 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 	}
 	r, rerr := s.Resolve("")
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PROFILE\tMODEL\tREGION\tCAP\tFROM\tDESCRIPTION")
+	fmt.Fprintln(tw, "  PROFILE\tMODEL\tREGION\tCAP\tRECOMMENDED\tFROM\tDESCRIPTION")
+	known := false
 	for _, name := range s.Config.Names() {
 		p := s.Config.Profiles[name]
 		mark := " "
@@ -32,12 +36,21 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		if s.Config.UserDefined[name] {
 			from = "config"
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\n", mark, name, p.Model, p.Region, p.MaxOutputTokens, from, p.Description)
+		rec := "-"
+		if q, ok := quota.CachedRecommendation(s.Paths.CacheDir, p.AWSProfile, p.Region, p.Model, quota.DefaultParallel, time.Now()); ok {
+			rec, known = strconv.Itoa(q.Cap), true
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\n", mark, name, p.Model, p.Region, p.MaxOutputTokens, rec, from, p.Description)
 	}
 	if err := tw.Flush(); err != nil {
 		return 0, err
 	}
 	fmt.Fprintln(a.stdout)
+	if known {
+		fmt.Fprintf(a.stdout, "RECOMMENDED: the largest cap that fits %d parallel requests in the account's tokens-per-minute quota, as +doctor last found it\n", quota.DefaultParallel)
+	} else {
+		fmt.Fprintln(a.stdout, "RECOMMENDED: run claude-bedrock +doctor to look up the quota and recommend a cap")
+	}
 	if rerr != nil {
 		fmt.Fprintf(a.stdout, "no profile applies here: %v\n", rerr)
 	} else {

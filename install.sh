@@ -29,12 +29,17 @@ bindir=$prefix/bin
 mkdir -p "$bindir"
 version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 log "building claude-bedrock $version"
-tmp=$(mktemp "$bindir/.claude-bedrock.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
-go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" .
-mv -f "$tmp" "$bindir/claude-bedrock"   # atomic: a running copy keeps working
-trap - EXIT
-log "installed $bindir/claude-bedrock"
+# The launcher, and the doctor beside it (a binary of its own: the AWS SDK it
+# links would slow every launch).
+for pair in "claude-bedrock:." "claude-bedrock-doctor:./cmd/claude-bedrock-doctor"; do
+  name=${pair%%:*} pkg=${pair#*:}
+  tmp=$(mktemp "$bindir/.$name.XXXXXX")
+  trap 'rm -f "$tmp"' EXIT
+  go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" "$pkg"
+  mv -f "$tmp" "$bindir/$name"   # atomic: a running copy keeps working
+  trap - EXIT
+  log "installed $bindir/$name"
+done
 
 case ":$PATH:" in
   *":$bindir:"*) ;;

@@ -42,11 +42,13 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir) // best effort: a temp dir
 	launcherBin = filepath.Join(dir, "claude-bedrock")
-	build := exec.Command("go", "build", "-o", launcherBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building claude-bedrock:", err)
-		return 1
+	for _, b := range [][2]string{{launcherBin, "."}, {filepath.Join(dir, doctorName), "./cmd/claude-bedrock-doctor"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", b[1], err)
+			return 1
+		}
 	}
 	fakeDir = filepath.Join(dir, "fake")
 	self, err := os.Executable()

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/claude-bedrock/claude-bedrock/models"
+	"github.com/claude-bedrock/claude-bedrock/quota"
 )
 
 // modelFor returns the inference-profile or model ID Claude Code sends for
@@ -195,8 +196,8 @@ func listFix(region string) string {
 
 // quotaResult is what the quota check found, for the report and the cache.
 type quotaResult struct {
-	rec   Recommendation
-	cache cachedQuota
+	rec   quota.Recommendation
+	cache quota.Cached
 	fresh bool // fetched now, not read from the cache
 }
 
@@ -227,11 +228,11 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 		return c, nil
 	}
 	prefix, _ := models.SplitPrefix(id[strings.LastIndex(id, "/")+1:])
-	kind := quotaKind(prefix)
-	q := cachedQuota{AWSProfile: in.AWSProfile, Region: region, Model: id, Fetched: in.Now().UTC()}
+	kind := quota.Kind(prefix)
+	q := quota.Cached{AWSProfile: in.AWSProfile, Region: region, Model: id, Fetched: in.Now().UTC()}
 
 	fromCache := func(why string) (Check, *quotaResult) {
-		cq, ok := readQuotaCache(in.CacheDir, in.AWSProfile, region, id, in.Now())
+		cq, ok := quota.ReadCache(in.CacheDir, in.AWSProfile, region, id, in.Now())
 		if !ok {
 			c.Status, c.Summary = Unchecked, "not checked: "+why
 			return c, nil
@@ -268,9 +269,9 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 		for _, sq := range out.Quotas {
 			name := aws.ToString(sq.QuotaName)
 			switch {
-			case q.TPMName == "" && quotaMatches(name, kind, "tokens per minute", m.Name):
+			case q.TPMName == "" && quota.Matches(name, kind, "tokens per minute", m.Name):
 				q.TPMName, q.TPM, tpmCode = name, int(aws.ToFloat64(sq.Value)), aws.ToString(sq.QuotaCode)
-			case q.RPMName == "" && quotaMatches(name, kind, "requests per minute", m.Name):
+			case q.RPMName == "" && quota.Matches(name, kind, "requests per minute", m.Name):
 				q.RPMName, q.RPM = name, int(aws.ToFloat64(sq.Value))
 			}
 		}
@@ -302,8 +303,8 @@ func capFirst(s string) string {
 
 // explain shows the reservation arithmetic for a known quota and compares
 // the recommendation with the profile's cap and Claude Code's default.
-func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q cachedQuota) (Check, *quotaResult) {
-	r := Recommend(q.TPM, in.Parallel, TypicalInput, m.Burndown, m.MaxOutput)
+func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q quota.Cached) (Check, *quotaResult) {
+	r := quota.Recommend(q.TPM, in.Parallel, quota.TypicalInput, m.Burndown, m.MaxOutput)
 	r.RPM = q.RPM
 	c.Summary = fmt.Sprintf("%s tokens/min", num(q.TPM))
 	if q.RPM > 0 {
@@ -327,7 +328,7 @@ func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q c
 		c.Details = append(c.Details, fmt.Sprintf("→ %s: the quota is too small for %d parallel requests at any cap (Bedrock counts at least %s per request)",
 			num(r.Cap), r.Parallel, num(models.MinThrottleReservation)))
 	default:
-		c.Details = append(c.Details, fmt.Sprintf("→ %s, rounded down to a multiple of %d", num(r.Cap), Rounding))
+		c.Details = append(c.Details, fmt.Sprintf("→ %s, rounded down to a multiple of %d", num(r.Cap), quota.Rounding))
 	}
 	line := func(label string, capTokens int) string {
 		fits := fmt.Sprintf("%d fit", r.Fits(capTokens))

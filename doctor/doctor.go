@@ -2,9 +2,9 @@
 // from the claude binary through the profile, Claude's settings files, the AWS
 // configuration and identity, the Bedrock model and the account's quota, to
 // the incident record, and prints one line per check with a fix for every
-// problem. It also owns the quota arithmetic that turns a tokens-per-minute
-// quota into a recommended output-token cap, and a cache of the quota that
-// other commands can read without a network call.
+// problem. The quota arithmetic that turns a tokens-per-minute quota into a
+// recommended output-token cap, and the cache of the quota that other
+// commands read without a network call, are package quota's.
 //
 // The package does not import the launcher or the profile loader: the caller
 // resolves the profile and hands everything over in an Input.
@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/claude-bedrock/claude-bedrock/quota"
 )
 
 // DefaultTimeout bounds each network call of a check, so that with no network
@@ -73,7 +75,7 @@ type Input struct {
 	IncidentsPath       string // $XDG_STATE_HOME/claude-bedrock/incidents.jsonl
 	CacheDir            string // $XDG_CACHE_HOME/claude-bedrock; "" = no quota cache
 
-	Parallel int              // requests in flight at once (--parallel); below 1 = DefaultParallel
+	Parallel int              // requests in flight at once (--parallel); below 1 = quota.DefaultParallel
 	Now      func() time.Time // the clock; nil = time.Now
 	Timeout  time.Duration    // per network call; 0 = DefaultTimeout
 }
@@ -123,11 +125,11 @@ type Check struct {
 
 // Report is the result of a doctor run.
 type Report struct {
-	Profile        string          `json:"profile"`
-	OK             bool            `json:"ok"` // no check failed
-	Checks         []Check         `json:"checks"`
-	Recommendation *Recommendation `json:"recommendation,omitempty"` // nil when the quota is not known
-	Unchecked      []string        `json:"unchecked,omitempty"`      // "check: why" for each check that could not be done
+	Profile        string                `json:"profile"`
+	OK             bool                  `json:"ok"` // no check failed
+	Checks         []Check               `json:"checks"`
+	Recommendation *quota.Recommendation `json:"recommendation,omitempty"` // nil when the quota is not known
+	Unchecked      []string              `json:"unchecked,omitempty"`      // "check: why" for each check that could not be done
 }
 
 // Run runs every check, writes the report to w (human-readable, or JSON when
@@ -167,11 +169,11 @@ func Diagnose(ctx context.Context, in Input) Report {
 	history := checkHistory(in)
 
 	a := checkAWS(ctx, in)
-	var identity, model, quota Check
+	var identity, model, quotaCheck Check
 	var q *quotaResult
 	wg.Go(func() { identity = a.identity(ctx, in) })
 	wg.Go(func() { model = a.model(ctx, in) })
-	wg.Go(func() { quota, q = a.quota(ctx, in) })
+	wg.Go(func() { quotaCheck, q = a.quota(ctx, in) })
 	wg.Wait()
 
 	if a.instanceRole && identity.Status == OK {
@@ -187,13 +189,13 @@ func Diagnose(ctx context.Context, in Input) Report {
 	}
 	if q != nil && q.fresh && a.account != "" && in.CacheDir != "" {
 		q.cache.Account = a.account
-		if err := writeQuotaCache(in.CacheDir, q.cache); err != nil {
-			quota.Details = append(quota.Details, "could not cache the quota: "+err.Error())
+		if err := quota.WriteCache(in.CacheDir, q.cache); err != nil {
+			quotaCheck.Details = append(quotaCheck.Details, "could not cache the quota: "+err.Error())
 		}
 	}
 
 	r := Report{Profile: in.Profile, OK: true,
-		Checks: []Check{claude, profile, settings, a.check, identity, model, quota, history}}
+		Checks: []Check{claude, profile, settings, a.check, identity, model, quotaCheck, history}}
 	redact(r.Checks, secretValues(in, a))
 	if q != nil {
 		r.Recommendation = &q.rec
@@ -256,7 +258,7 @@ func withDefaults(in Input) Input {
 		in.ManagedEnv = DefaultManagedEnv
 	}
 	if in.Parallel < 1 {
-		in.Parallel = DefaultParallel
+		in.Parallel = quota.DefaultParallel
 	}
 	if in.Now == nil {
 		in.Now = time.Now

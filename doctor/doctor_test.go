@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/claude-bedrock/claude-bedrock/quota"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,8 +55,8 @@ const (
 
 var secrets = []string{testKeyID, testSecret, testSecret[:8], testEnvKey, testEnvSec, testSSOTok, testSSOKey, testSSOSec, testSSOSess}
 
-// quota is one entry the fake Service Quotas returns.
-type quota struct {
+// fakeQuota is one entry the fake Service Quotas returns.
+type fakeQuota struct {
 	Name, Code string
 	Value      float64
 }
@@ -65,7 +66,7 @@ type quota struct {
 // 127.0.0.1 server so that AWS_ENDPOINT_URL_<SERVICE> is exercised.
 type fakeAWS struct {
 	profiles map[string]string // inference-profile or model ID -> status
-	quotas   []quota
+	quotas   []fakeQuota
 	hang     bool // every endpoint hangs until the client gives up
 
 	mu                    sync.Mutex
@@ -79,7 +80,7 @@ func newFakeAWS(t *testing.T) *fakeAWS {
 			"us.anthropic.claude-sonnet-4-5-20250929-v1:0": "ACTIVE",
 			"eu.anthropic.claude-sonnet-4-6":               "ACTIVE",
 		},
-		quotas: []quota{
+		quotas: []fakeQuota{
 			{"On-demand model inference tokens per minute for Anthropic Claude Sonnet 4.5 V1", "L-AAAA0001", 50000},
 			{"Cross-region model inference requests per minute for Anthropic Claude Sonnet 4.5 V1", "L-AAAA0002", 200},
 			{"Cross-region model inference tokens per minute for Anthropic Claude Sonnet 4 V1 1M Context Length", "L-AAAA0003", 999999},
@@ -413,7 +414,7 @@ func TestHealthy(t *testing.T) {
 	golden(t, "healthy.json", normalise(js, in))
 
 	// The quota is now cached for +profiles, without network.
-	rec, ok := CachedRecommendation(in.CacheDir, "dev", "us-west-2", "sonnet", 3, testNow.Add(time.Hour))
+	rec, ok := quota.CachedRecommendation(in.CacheDir, "dev", "us-west-2", "sonnet", 3, testNow.Add(time.Hour))
 	if !ok || rec.Cap != 8704 {
 		t.Errorf("CachedRecommendation after a run = %+v, %v; want cap 8704", rec, ok)
 	}
@@ -852,3 +853,11 @@ func TestRunWriteError(t *testing.T) {
 type errWriter struct{}
 
 func (errWriter) Write([]byte) (int, error) { return 0, errors.New("closed") }
+
+func TestNum(t *testing.T) {
+	for in, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 200000: "200,000", 1234567: "1,234,567", -1067: "-1,067"} {
+		if got := num(in); got != want {
+			t.Errorf("num(%d) = %q, want %q", in, got, want)
+		}
+	}
+}

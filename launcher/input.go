@@ -24,6 +24,9 @@ type switchboard struct {
 // protocol, which Claude Code switches on where the terminal has it.
 var kittyCtrlZ = []byte("\x1b[122;5u")
 
+// kittyEnter is Enter under the kitty keyboard protocol.
+var kittyEnter = []byte("\x1b[13u")
+
 // maxHeld bounds what is kept of typing between two sessions.
 const maxHeld = 64 * 1024
 
@@ -51,13 +54,8 @@ func (s *switchboard) deliver(p []byte) {
 		default: // the offer has not read the last key yet; a key typed this fast is not an answer
 		}
 	case s.dst != nil:
-		if s.onEnter != nil {
-			for _, c := range p {
-				if c == '\r' || c == '\n' {
-					s.onEnter()
-					break
-				}
-			}
+		if s.onEnter != nil && (bytes.IndexByte(p, '\r') >= 0 || bytes.IndexByte(p, '\n') >= 0 || bytes.Contains(p, kittyEnter)) {
+			s.onEnter()
 		}
 		if s.onCtrlZ != nil && (bytes.IndexByte(p, 0x1a) >= 0 || bytes.Contains(p, kittyCtrlZ)) {
 			s.onCtrlZ()

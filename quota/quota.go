@@ -1,4 +1,9 @@
-package doctor
+// Package quota owns the arithmetic of Bedrock's token reservation — each
+// request reserves about its input plus burndown x max_tokens of a
+// tokens-per-minute quota — and the cap it recommends for a quota, with a
+// cache of quotas looked up by the doctor that other commands read without
+// a network call. It imports no AWS SDK, so the launcher stays light.
+package quota
 
 import (
 	"crypto/sha1"
@@ -106,8 +111,8 @@ func (r Recommendation) Fits(capTokens int) int {
 	return r.TPM / r.Reservation(capTokens)
 }
 
-// cachedQuota is one quota lookup as stored under the cache directory.
-type cachedQuota struct {
+// Cached is one quota lookup as stored under the cache directory.
+type Cached struct {
 	Fetched    time.Time `json:"fetched"`
 	AWSProfile string    `json:"aws_profile"` // as the claude-bedrock profile names it; "" = default chain
 	Account    string    `json:"account"`
@@ -121,14 +126,14 @@ type cachedQuota struct {
 
 // cacheFile names the cache entry for one AWS profile, account, region and
 // model. A hash keeps model IDs with ':' and '/' out of file names.
-func cacheFile(cacheDir string, q cachedQuota) string {
+func cacheFile(cacheDir string, q Cached) string {
 	h := sha1.Sum([]byte(q.AWSProfile + "\x00" + q.Account + "\x00" + q.Region + "\x00" + q.Model))
 	return filepath.Join(cacheDir, "quota-"+hex.EncodeToString(h[:8])+".json")
 }
 
-// writeQuotaCache stores q atomically: a temp file in the same directory,
+// WriteCache stores q atomically: a temp file in the same directory,
 // then a rename, so a reader never sees half an entry.
-func writeQuotaCache(cacheDir string, q cachedQuota) error {
+func WriteCache(cacheDir string, q Cached) error {
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return fmt.Errorf("create cache directory %s: %w", cacheDir, err)
 	}
@@ -158,23 +163,23 @@ func writeQuotaCache(cacheDir string, q cachedQuota) error {
 	return nil
 }
 
-// readQuotaCache returns the newest entry under cacheDir for awsProfile,
+// ReadCache returns the newest entry under cacheDir for awsProfile,
 // region and the resolved model ID that is younger than QuotaTTL at now.
 // Entries of any account match: without a network call the account is not
 // known, and the AWS profile name stands for it.
-func readQuotaCache(cacheDir, awsProfile, region, modelID string, now time.Time) (cachedQuota, bool) {
+func ReadCache(cacheDir, awsProfile, region, modelID string, now time.Time) (Cached, bool) {
 	names, err := filepath.Glob(filepath.Join(cacheDir, "quota-*.json"))
 	if err != nil {
-		return cachedQuota{}, false // only a malformed pattern fails, and ours is fixed
+		return Cached{}, false // only a malformed pattern fails, and ours is fixed
 	}
-	var best cachedQuota
+	var best Cached
 	found := false
 	for _, name := range names {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			continue // a vanished or unreadable entry is simply not cached
 		}
-		var q cachedQuota
+		var q Cached
 		if json.Unmarshal(data, &q) != nil {
 			continue // a damaged entry is ignored; the next doctor run rewrites it
 		}
@@ -208,7 +213,7 @@ func CachedRecommendation(cacheDir, awsProfile, region, model string, parallel i
 	if !ok {
 		return Recommendation{}, false
 	}
-	q, ok := readQuotaCache(cacheDir, awsProfile, region, id, now)
+	q, ok := ReadCache(cacheDir, awsProfile, region, id, now)
 	if !ok {
 		return Recommendation{}, false
 	}
@@ -223,7 +228,7 @@ func CachedRecommendation(cacheDir, awsProfile, region, model string, parallel i
 // quotaKind is the start of the Service Quotas name for the kind of inference
 // a model ID makes: no prefix is on-demand, "global." is global
 // cross-region, any geography prefix is cross-region.
-func quotaKind(prefix string) string {
+func Kind(prefix string) string {
 	switch prefix {
 	case "":
 		return "on-demand model inference"
@@ -234,14 +239,14 @@ func quotaKind(prefix string) string {
 	}
 }
 
-// quotaMatches reports whether a Service Quotas name is the quota of kind
+// Matches reports whether a Service Quotas name is the quota of kind
 // (quotaKind) and metric ("tokens per minute", "requests per minute") for
 // the model named modelName ("Claude Sonnet 4.5"). Names look like
 // "Cross-region model inference tokens per minute for Anthropic Claude Sonnet
 // 4.5 V1"; variants with more words after the version (such as "1M Context
 // Length") are other quotas and do not match. Older models are named with the
 // version first ("Claude 3.7 Sonnet"), so that order matches too.
-func quotaMatches(name, kind, metric, modelName string) bool {
+func Matches(name, kind, metric, modelName string) bool {
 	n := strings.ToLower(strings.Join(strings.Fields(name), " "))
 	head := kind + " " + metric + " for "
 	if !strings.HasPrefix(n, head) {

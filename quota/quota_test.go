@@ -1,4 +1,4 @@
-package doctor
+package quota
 
 import (
 	"fmt"
@@ -103,8 +103,8 @@ func TestQuotaMatches(t *testing.T) {
 		{"Model invocation max tokens per day for Anthropic Claude Sonnet 4.5 V1", "cross-region model inference", "tokens per minute", "Claude Sonnet 4.5", false},
 	}
 	for _, tt := range tests {
-		if got := quotaMatches(tt.name, tt.kind, tt.metric, tt.model); got != tt.want {
-			t.Errorf("quotaMatches(%q, %q, %q, %q) = %v, want %v", tt.name, tt.kind, tt.metric, tt.model, got, tt.want)
+		if got := Matches(tt.name, tt.kind, tt.metric, tt.model); got != tt.want {
+			t.Errorf("Matches(%q, %q, %q, %q) = %v, want %v", tt.name, tt.kind, tt.metric, tt.model, got, tt.want)
 		}
 	}
 }
@@ -112,16 +112,16 @@ func TestQuotaMatches(t *testing.T) {
 func TestCachedRecommendation(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	q := cachedQuota{Fetched: now.Add(-2 * time.Hour), AWSProfile: "dev", Account: "123456789012",
+	q := Cached{Fetched: now.Add(-2 * time.Hour), AWSProfile: "dev", Account: "123456789012",
 		Region: "us-west-2", Model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", TPM: 200000, RPM: 200,
 		TPMName: "Cross-region model inference tokens per minute for Anthropic Claude Sonnet 4.5 V1"}
-	if err := writeQuotaCache(dir, q); err != nil {
+	if err := WriteCache(dir, q); err != nil {
 		t.Fatal(err)
 	}
 	// An older entry of another account must lose to the newer one.
 	old := q
 	old.Account, old.TPM, old.Fetched = "210987654321", 1000000, now.Add(-20*time.Hour)
-	if err := writeQuotaCache(dir, old); err != nil {
+	if err := WriteCache(dir, old); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "quota-damaged.json"), []byte("{"), 0o600); err != nil {
@@ -160,14 +160,6 @@ func TestCachedRecommendation(t *testing.T) {
 	tmps, _ := filepath.Glob(filepath.Join(dir, ".quota-*")) // the pattern is fixed: no error possible
 	if len(tmps) != 0 {
 		t.Errorf("temp files left behind: %v", tmps)
-	}
-}
-
-func TestNum(t *testing.T) {
-	for in, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 200000: "200,000", 1234567: "1,234,567", -1067: "-1,067"} {
-		if got := num(in); got != want {
-			t.Errorf("num(%d) = %q, want %q", in, got, want)
-		}
 	}
 }
 
