@@ -178,6 +178,9 @@ func BenchmarkPassThrough200MB(b *testing.B) {
 	}{
 		{"script", []string{"script", "-qfc", claude, "/dev/null"}},
 		{"launcher", []string{launcherBin}},
+		// A subcommand runs with no watch: the same proxy without the
+		// detector, so the difference to "launcher" is the detector's cost.
+		{"launcher-nowatch", []string{launcherBin, "--version"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			if _, err := exec.LookPath(c.argv[0]); err != nil {
