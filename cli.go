@@ -97,6 +97,10 @@ func (a *app) dispatch(args []string) (int, error) {
 		return a.cmdTrust(word, rest)
 	case "doctor":
 		return a.cmdDoctor(rest)
+	case "completion":
+		return a.cmdCompletion(rest)
+	case "complete-words": // hidden: the completion scripts run it at TAB time
+		return a.cmdCompleteWords(rest)
 	}
 	s, err := a.setup()
 	if err != nil {
@@ -268,6 +272,8 @@ Commands:
   +doctor [+NAME] [--json] [--parallel N]
                  check claude, the profile, Claude's settings files, AWS credentials,
                  the model and the quota, and recommend a cap
+  +completion SHELL
+                 print shell completion for bash, zsh or fish (see the README)
   +help          this text
   +version       the launcher's version
 

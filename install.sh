@@ -4,6 +4,7 @@
 #   ./install.sh                 build and install to ~/.local/bin
 #   PREFIX=/usr/local ./install.sh   install to /usr/local/bin
 #   ./install.sh --alias         also add "alias claude=claude-bedrock" to your shell rc (once)
+#   ./install.sh --completions   also install shell completion for your $SHELL (bash, zsh or fish)
 #
 # The body is wrapped in { } so that a half-downloaded script cannot run.
 {
@@ -13,10 +14,12 @@ log() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 add_alias=false
+add_completions=false
 for arg in "$@"; do
   case "$arg" in
     --alias) add_alias=true ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --completions) add_completions=true ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) die "unknown argument $arg (try --help)" ;;
   esac
 done
@@ -59,6 +62,39 @@ if $add_alias; then
     printf '\n%s  # added by claude-bedrock install.sh\n' "$line" >> "$rc"
     log "added '$line' to $rc: open a new shell to use it"
   fi
+fi
+
+if $add_completions; then
+  data=${XDG_DATA_HOME:-$HOME/.local/share}
+  case "${SHELL:-}" in
+    */zsh)
+      dir=$data/zsh/site-functions
+      mkdir -p "$dir"
+      "$bindir/claude-bedrock" +completion zsh > "$dir/_claude-bedrock"
+      # fpath for a compinit that runs later in .zshrc; source for one that ran already.
+      rc=$HOME/.zshrc
+      line="fpath=(\"$dir\" \$fpath); (( \$+functions[compdef] )) && source \"$dir/_claude-bedrock\""
+      if [ -f "$rc" ] && grep -qF "# claude-bedrock completion" "$rc"; then
+        log "the completion line is already in $rc"
+      else
+        printf '\n%s  # claude-bedrock completion\n' "$line" >> "$rc"
+        log "installed $dir/_claude-bedrock and added it to fpath in $rc: open a new shell"
+      fi
+      ;;
+    */fish)
+      dir=${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions
+      mkdir -p "$dir"
+      "$bindir/claude-bedrock" +completion fish > "$dir/claude-bedrock.fish"
+      log "installed $dir/claude-bedrock.fish: open a new shell"
+      ;;
+    *)
+      dir=$data/bash-completion/completions
+      mkdir -p "$dir"
+      "$bindir/claude-bedrock" +completion bash > "$dir/claude-bedrock"
+      ln -sf claude-bedrock "$dir/claude"   # bash-completion loads a command's file by its name
+      log "installed $dir/claude-bedrock (and claude): needs the bash-completion package; open a new shell"
+      ;;
+  esac
 fi
 
 command -v claude >/dev/null || log "note: Claude Code itself is not on PATH yet: npm install -g @anthropic-ai/claude-code"

@@ -12,6 +12,18 @@ die() { log "$*"; exit 1; }
 command -v go >/dev/null || die "Go is not installed (https://go.dev/dl/)"
 command -v npm >/dev/null || die "npm is not installed: the end-to-end tests need it to install the pinned Claude Code"
 
+# The completion tests run the scripts in the real shells.
+missing=""
+for sh in zsh fish; do command -v "$sh" >/dev/null || missing="$missing $sh"; done
+if [ -n "$missing" ]; then
+  command -v apt-get >/dev/null || die "the completion tests need$missing: install them"
+  log "installing$missing for the completion tests"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq $missing >/dev/null
+fi
+command -v script >/dev/null || log "note: util-linux script is missing: only the benchmarks need it"
+
 log "downloading Go modules"
 go mod download
 

@@ -52,6 +52,10 @@ func Builtins() map[string]Profile {
 // Commands are the launcher's own +words; no profile may take these names.
 var Commands = []string{"allow", "completion", "deny", "doctor", "env", "help", "profiles", "use", "version"}
 
+// hiddenCommands are +words for the launcher's own use (the completion
+// scripts call them); they are reserved like Commands but not listed.
+var hiddenCommands = []string{"complete-words"}
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // checkName reports why name cannot be a profile name, or nil.
@@ -59,7 +63,7 @@ func checkName(name string) error {
 	if !nameRE.MatchString(name) {
 		return fmt.Errorf("profile name %q: use letters, digits, '.', '_' and '-' only", name)
 	}
-	for _, c := range Commands {
+	for _, c := range append(Commands, hiddenCommands...) {
 		if name == c {
 			return fmt.Errorf("profile name %q is taken by the command +%s: choose another name", name, c)
 		}

@@ -482,7 +482,7 @@ func (tm *Term) Mode(t testing.TB) Mode {
 		t.Fatalf("ptytest: open %s to read its mode: %v", tm.slavePath, err)
 	}
 	defer f.Close() // read-only use
-	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	tio, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
 	if err != nil {
 		t.Fatalf("ptytest: read termios of %s: %v", tm.slavePath, err)
 	}
