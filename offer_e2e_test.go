@@ -163,11 +163,13 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 	}
 
 	before = len(w.fake.Turns())
+	mark = term.Len()
 	send("fourth")
 	turns = w.fake.WaitTurns(t, before+1, 60*time.Second)
 	if got := turns[len(turns)-1].MaxTokens; got != 2048 {
 		t.Errorf("after k max_tokens = %d, want 2048", got)
 	}
+	term.WaitForScreenSince(t, mark, fakebedrock.DefaultReply, 30*time.Second) // idle again: Ctrl-C now quits
 	term.Write("\x03")
 	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
 	term.Write("\x03")

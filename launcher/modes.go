@@ -3,7 +3,6 @@ package launcher
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 )
 
 // modeTracker follows the terminal modes claude switches on — the alternate
@@ -13,8 +12,8 @@ import (
 // terminal. A claude that exits normally switches them off itself, and then
 // the launcher writes nothing.
 type modeTracker struct {
-	on    map[int]bool // DEC private modes set (for 25, the cursor, "on" means hidden)
-	kitty int          // kitty keyboard flags pushed and not popped
+	on    [len(trackedModes)]bool // per trackedModes: set (for 25, the cursor, "on" means hidden)
+	kitty int                     // kitty keyboard flags pushed and not popped
 
 	// The parser's state survives between writes: an escape sequence may be
 	// cut anywhere by the end of a read.
@@ -24,8 +23,9 @@ type modeTracker struct {
 	over   bool // params overflowed: the sequence is not one we track
 }
 
-// The DEC private modes a TUI switches on and a shell expects off.
-var trackedModes = []int{1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004, 25, 1049, 1047, 47}
+// The DEC private modes a TUI switches on and a shell expects off, in the
+// order they are switched off (the alternate screen last).
+var trackedModes = [...]int{1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004, 25, 1049, 1047, 47}
 
 // maxSeq bounds the parameter bytes kept of one escape sequence.
 const maxSeq = 32
@@ -88,32 +88,61 @@ func (t *modeTracker) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// csi records the effect of one complete CSI sequence.
+// csi records the effect of one complete CSI sequence. It allocates
+// nothing: Claude Code sends CSI ? 2026 h/l around every frame.
 func (t *modeTracker) csi(params []byte, final byte) {
 	switch {
 	case len(params) > 0 && params[0] == '?' && (final == 'h' || final == 'l'):
-		for _, f := range bytes.Split(params[1:], []byte(";")) {
-			m, err := strconv.Atoi(string(f))
-			if err != nil {
+		for rest := params[1:]; len(rest) > 0; {
+			m, n := atoi(rest)
+			rest = rest[n:]
+			if len(rest) > 0 {
+				rest = rest[1:] // the ';' (or a byte that ends the number anyway)
+			}
+			if n == 0 || !tracked(m) {
 				continue
 			}
 			set := final == 'h'
 			if m == 25 {
 				set = !set // ?25l hides the cursor: that is the state to undo
 			}
-			if t.on == nil {
-				t.on = map[int]bool{}
-			}
-			t.on[m] = set
+			t.set(m, set)
 		}
 	case final == 'u' && len(params) > 0 && params[0] == '>':
 		t.kitty++
 	case final == 'u' && len(params) > 0 && params[0] == '<':
 		n := 1
-		if v, err := strconv.Atoi(string(params[1:])); err == nil {
+		if v, used := atoi(params[1:]); used > 0 && used == len(params)-1 {
 			n = v
 		}
 		t.kitty = max(t.kitty-n, 0)
+	}
+}
+
+// atoi reads a decimal number at the start of b: its value and length.
+func atoi(b []byte) (v, n int) {
+	for n < len(b) && n < 9 && b[n] >= '0' && b[n] <= '9' {
+		v = v*10 + int(b[n]-'0')
+		n++
+	}
+	return v, n
+}
+
+func tracked(m int) bool {
+	for _, x := range trackedModes {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// set records mode m as set or not.
+func (t *modeTracker) set(m int, on bool) {
+	for i, x := range trackedModes {
+		if x == m {
+			t.on[i] = on
+		}
 	}
 }
 
@@ -125,8 +154,8 @@ func (t *modeTracker) atGround() bool { return t.state == ground }
 // nothing when it left the terminal as it found it.
 func (t *modeTracker) resetSequence() []byte {
 	var b bytes.Buffer
-	for _, m := range trackedModes {
-		if !t.on[m] {
+	for i, m := range trackedModes {
+		if !t.on[i] {
 			continue
 		}
 		if m == 25 {
@@ -147,7 +176,7 @@ func (t *modeTracker) setSequence() []byte {
 	var b bytes.Buffer
 	for i := len(trackedModes) - 1; i >= 0; i-- { // the alternate screen first
 		m := trackedModes[i]
-		if !t.on[m] {
+		if !t.on[i] {
 			continue
 		}
 		if m == 25 {

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"os"
 	"testing"
 )
 
@@ -55,11 +56,18 @@ func FuzzModeTracker(f *testing.F) {
 	})
 }
 
+// BenchmarkModeTracker runs the tracker over recorded Claude Code output
+// (its frames are wrapped in CSI ? 2026 h/l, its text dense with colours).
 func BenchmarkModeTracker(b *testing.B) {
-	chunk := make([]byte, 0, 32*1024)
-	for len(chunk) < 32*1024-40 {
-		chunk = append(chunk, "\x1b[38;5;246m│\x1b[39m some text here \x1b[7G"...)
+	rec, err := os.ReadFile("detect/testdata/ok-w80.raw")
+	if err != nil {
+		b.Fatal(err)
 	}
+	var chunk []byte
+	for len(chunk) < 32*1024 {
+		chunk = append(chunk, rec...)
+	}
+	chunk = chunk[:32*1024]
 	b.SetBytes(int64(len(chunk)))
 	m := &modeTracker{}
 	for b.Loop() {

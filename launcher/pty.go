@@ -38,6 +38,7 @@ type session struct {
 	proc    *os.Process
 	events  chan waitEvent // stops, then the exit
 	outDone chan struct{}  // closed when its output ended
+	feed    *feed          // the detector's copy of the output, or nil
 }
 
 // waitEvent is a change of the child's state: stopped, or gone.
@@ -148,10 +149,13 @@ func (r *runner) start(cmd Command) (*session, error) {
 		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
 	s := &session{pid: c.Process.Pid, proc: c.Process, ptmx: ptmx, events: make(chan waitEvent, 4), outDone: make(chan struct{})}
+	if r.det != nil {
+		s.feed = newFeed(r.det)
+	}
 	go s.wait()
 	go func() {
 		defer close(s.outDone)
-		r.copyOutput(ptmx)
+		r.copyOutput(ptmx, s.feed)
 	}()
 	r.sb.attach(ptmx)
 	return s, nil
@@ -347,12 +351,17 @@ func (r *runner) recordRest() {
 
 // finish waits, briefly, for the last of a session's output.
 func (r *runner) finish(s *session) {
+	grace := time.After(drainGrace)
 	select {
 	case <-s.outDone:
-	case <-time.After(drainGrace):
+	case <-grace:
 		r.o.logf("output still open %v after claude exited; not waiting for it", drainGrace)
 	}
-	if r.det != nil {
+	if s.feed != nil {
+		select {
+		case <-s.feed.done: // the detector has read all there was
+		case <-grace:
+		}
 		r.det.Flush()
 		// Incidents found in the last output are still in the channel.
 		for {
@@ -501,8 +510,11 @@ func (r *runner) resize(s *session) {
 // copyOutput copies claude's screen output to the user's terminal until the
 // PTY reports end of output (EIO on Linux once every holder of the other
 // end has closed it). The bytes go out first; the watchers read after.
-func (r *runner) copyOutput(ptmx *os.File) {
-	buf := make([]byte, 32*1024)
+func (r *runner) copyOutput(ptmx *os.File, f *feed) {
+	if f != nil {
+		defer f.close()
+	}
+	buf := make([]byte, chunkSize)
 	for {
 		n, err := ptmx.Read(buf)
 		if n > 0 {
@@ -518,8 +530,8 @@ func (r *runner) copyOutput(ptmx *os.File) {
 				r.drawBannerLocked() // claude may have drawn over it
 			}
 			r.mu.Unlock()
-			if r.det != nil {
-				r.det.Write(p)
+			if f != nil {
+				f.write(p)
 			}
 			if werr != nil {
 				return // the user's terminal is gone; nothing to show output on
