@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher/detect"
 )
@@ -46,16 +47,22 @@ func shouldOffer(inc detect.Incident) bool {
 	return inc.Final || inc.Attempt >= 3
 }
 
+// The expressions that find the session id are compiled when a relaunch
+// first needs them, not on every launch.
 var (
-	escapeRE  = regexp.MustCompile(`\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|.)`)
-	sessionRE = regexp.MustCompile(`--resume\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
+	escapeRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|.)`)
+	})
+	sessionRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`--resume\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
+	})
 )
 
 // sessionIDIn finds the session claude names in its last words
 // ("Resume this session with: claude --resume <id>").
 func sessionIDIn(out []byte) string {
-	text := escapeRE.ReplaceAll(out, []byte(" "))
-	m := sessionRE.FindAllSubmatch(text, -1)
+	text := escapeRE().ReplaceAll(out, []byte(" "))
+	m := sessionRE().FindAllSubmatch(text, -1)
 	if len(m) == 0 {
 		return ""
 	}

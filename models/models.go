@@ -8,7 +8,6 @@
 package models
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -95,18 +94,21 @@ func Lookup(s string) (Model, bool) {
 }
 
 // Geography prefixes of cross-region inference profiles, and the regions each
-// one can be called from. "global." fits every region.
+// one can be called from. "global." fits every region. (Plain string tests,
+// not regular expressions: this runs on every launch.)
 var geographies = []struct {
-	prefix  string
-	regions *regexp.Regexp
+	prefix string
+	fits   func(region string) bool
 }{
-	{"us-gov", regexp.MustCompile(`^us-gov-`)},
-	{"us", regexp.MustCompile(`^(us|ca)-[a-z]+-\d+$`)},
-	{"eu", regexp.MustCompile(`^eu-`)},
-	{"apac", regexp.MustCompile(`^ap-`)},
-	{"jp", regexp.MustCompile(`^ap-northeast-(1|3)$`)},
-	{"au", regexp.MustCompile(`^ap-southeast-(2|4)$`)},
-	{"global", regexp.MustCompile(`.`)},
+	{"us-gov", func(r string) bool { return strings.HasPrefix(r, "us-gov-") }},
+	{"us", func(r string) bool {
+		return strings.HasPrefix(r, "us-") && !strings.HasPrefix(r, "us-gov-") || strings.HasPrefix(r, "ca-")
+	}},
+	{"eu", func(r string) bool { return strings.HasPrefix(r, "eu-") }},
+	{"apac", func(r string) bool { return strings.HasPrefix(r, "ap-") }},
+	{"jp", func(r string) bool { return r == "ap-northeast-1" || r == "ap-northeast-3" }},
+	{"au", func(r string) bool { return r == "ap-southeast-2" || r == "ap-southeast-4" }},
+	{"global", func(string) bool { return true }},
 }
 
 // SplitPrefix splits an inference-profile ID into its geography prefix and the
@@ -133,7 +135,7 @@ func PrefixFits(prefix, region string) bool {
 	}
 	for _, g := range geographies {
 		if g.prefix == prefix {
-			return g.regions.MatchString(region)
+			return g.fits(region)
 		}
 	}
 	return false
@@ -154,10 +156,25 @@ func PrefixFor(region string) string {
 	}
 }
 
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$`)
+// ValidRegion reports whether s has the shape of an AWS region name:
+// two letters, an optional -gov or -iso[x] part, a word, a number of one or
+// two digits (us-west-2, us-gov-east-1, eu-central-1).
+func ValidRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) == 4 && (parts[1] == "gov" || parts[1] == "iso" || len(parts[1]) == 4 && strings.HasPrefix(parts[1], "iso") && lower(parts[1][3:])) {
+		parts = append(parts[:1], parts[2:]...)
+	}
+	if len(parts) != 3 || len(parts[0]) != 2 || !lower(parts[0]) || parts[1] == "" || !lower(parts[1]) {
+		return false
+	}
+	n := parts[2]
+	return (len(n) == 1 || len(n) == 2) && strings.Trim(n, "0123456789") == ""
+}
 
-// ValidRegion reports whether s has the shape of an AWS region name, e.g. us-west-2.
-func ValidRegion(s string) bool { return regionRE.MatchString(s) }
+// lower reports whether s is made of a-z only.
+func lower(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz") == ""
+}
 
 // Resolve returns the inference-profile ID that Claude Code sends for model
 // (an alias or an ID) in region: aliases gain the region's geography prefix,

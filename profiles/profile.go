@@ -9,7 +9,6 @@ package profiles
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,11 +55,21 @@ var Commands = []string{"allow", "completion", "deny", "doctor", "env", "help", 
 // scripts call them); they are reserved like Commands but not listed.
 var hiddenCommands = []string{"complete-words"}
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// validName reports whether name is letters, digits, '.', '_' and '-',
+// starting with a letter or digit.
+func validName(name string) bool {
+	for i, c := range name {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("._-", c)) {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // checkName reports why name cannot be a profile name, or nil.
 func checkName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("profile name %q: use letters, digits, '.', '_' and '-' only", name)
 	}
 	for _, c := range append(Commands, hiddenCommands...) {

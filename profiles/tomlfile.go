@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -102,12 +103,15 @@ func keyLines(data []byte) map[string]int {
 	return lines // a parse error was already reported by the decoder
 }
 
-var typeErrRE = regexp.MustCompile(`^cannot decode TOML (\w+) into .* of type (\*?)(\w+)$`)
+// typeErrRE is compiled when first needed: only a broken config needs it.
+var typeErrRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^cannot decode TOML (\w+) into .* of type (\*?)(\w+)$`)
+})
 
 // plainTypeError rewrites the decoder's type mismatch, which names Go types,
 // in the words of the config file.
 func plainTypeError(msg string) string {
-	m := typeErrRE.FindStringSubmatch(msg)
+	m := typeErrRE().FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}
