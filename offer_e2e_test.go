@@ -9,23 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claude-bedrock/claude-bedrock/incidents"
 	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
 	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
 	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
 )
 
 // readIncidents returns the incident record under home.
-func readIncidents(t *testing.T, home string) []incident {
+func readIncidents(t *testing.T, home string) []incidents.Record {
 	t.Helper()
 	f, err := os.Open(filepath.Join(home, ".local/state/claude-bedrock/incidents.jsonl"))
 	if err != nil {
 		t.Fatalf("incident record: %v", err)
 	}
 	defer f.Close()
-	var out []incident
+	var out []incidents.Record
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var inc incident
+		var inc incidents.Record
 		if err := json.Unmarshal(sc.Bytes(), &inc); err != nil {
 			t.Fatalf("incident record line %q: %v", sc.Text(), err)
 		}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/claude-bedrock/claude-bedrock/incidents"
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/launcher/detect"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
@@ -159,42 +157,14 @@ func (w *watcher) relaunch(pr launcher.Proposal, sessionID string) (launcher.Com
 	return launcher.Command{Path: w.path, Args: args, Env: append(w.profile.Environ(w.a.environ), w.extra...)}, nil
 }
 
-// incident is one line of the incident record. It never holds a prompt, an
-// answer or a credential.
-type incident struct {
-	Time    string `json:"time"`
-	Profile string `json:"profile"`
-	Model   string `json:"model"`
-	Region  string `json:"region"`
-	Cap     int    `json:"cap"`
-	Kind    string `json:"kind"`
-	Choice  string `json:"choice"`
-}
-
-// record appends the incident to $XDG_STATE_HOME/claude-bedrock/incidents.jsonl.
-// One line goes out in one write to a file opened for appending, so
-// concurrent launchers never interleave their lines.
+// record appends the incident to the incident record.
 func (w *watcher) record(inc detect.Incident, choice string) {
-	line, err := json.Marshal(incident{
-		Time: time.Now().UTC().Format(time.RFC3339), Profile: w.profile.Name, Model: w.profile.Model,
+	err := incidents.Append(incidents.Path(w.state), incidents.Record{
+		Time: time.Now().UTC().Truncate(time.Second), Profile: w.profile.Name, Model: w.profile.Model,
 		Region: w.profile.Region, Cap: w.profile.MaxOutputTokens, Kind: inc.Kind.String(), Choice: choice,
 	})
 	if err != nil {
-		return // plain strings and numbers always marshal
-	}
-	path := filepath.Join(w.state, "incidents.jsonl")
-	if err := os.MkdirAll(w.state, 0o700); err != nil {
-		w.a.log.Printf("incident record: %v", err)
-		return
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		w.a.log.Printf("incident record: %v", err)
-		return
-	}
-	defer f.Close() // the write's error is the one that counts
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		w.a.log.Printf("incident record: %v", err)
+		w.a.log.Printf("%v", err) // the record is advice for later: never a reason to fail a session
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/claude-bedrock/claude-bedrock/incidents"
 )
 
 // PinnedClaudeVersion is the Claude Code version the models table and the
@@ -206,17 +208,6 @@ func checkSettings(in Input) Check {
 	return c
 }
 
-// incident is one line of the incident record the launcher's watcher writes.
-type incident struct {
-	Time    time.Time `json:"time"`
-	Profile string    `json:"profile"`
-	Model   string    `json:"model"`
-	Region  string    `json:"region"`
-	Cap     int       `json:"cap"`
-	Kind    string    `json:"kind"`
-	Choice  string    `json:"choice"`
-}
-
 // HistoryWindow is how far back the history check looks.
 const HistoryWindow = 7 * 24 * time.Hour
 
@@ -250,7 +241,7 @@ func checkHistory(in Input) Check {
 		if line == "" {
 			continue
 		}
-		var inc incident
+		var inc incidents.Record
 		if json.Unmarshal([]byte(line), &inc) != nil || inc.Time.IsZero() {
 			bad++
 			continue

@@ -15,11 +15,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/claude-bedrock/claude-bedrock/doctor"
+	"github.com/claude-bedrock/claude-bedrock/incidents"
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
 	"github.com/claude-bedrock/claude-bedrock/quota"
@@ -106,7 +106,7 @@ func doctorInput(env map[string]string, cwd string, s *profiles.Setup, r *profil
 		ManagedEnv:      keys(p.Vars()),
 		Env:             env,
 		Cwd:             cwd,
-		IncidentsPath:   filepath.Join(s.Paths.StateDir, "incidents.jsonl"),
+		IncidentsPath:   incidents.Path(s.Paths.StateDir),
 		CacheDir:        s.Paths.CacheDir,
 	}
 	for _, k := range []string{"model", "region", "max_output_tokens", "min_output_tokens", "small_fast_model", "aws_profile"} {
