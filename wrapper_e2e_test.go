@@ -14,20 +14,37 @@ import (
 )
 
 func TestWrapperFormRunsTheNamedBinaryWithTheProfile(t *testing.T) {
-	env := testEnv(t, "report", "PATH=/nonexistent") // no claude on PATH: the named one must run
 	fake := filepath.Join(fakeDir, "claude")
-	if _, stderr, code := runLauncher(t, env, t.TempDir(), "", fake, "daemon", "run", "--origin", "x"); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	tests := []struct {
+		args     []string
+		settings bool // --settings goes first
+	}{
+		// A session Claude Code starts through its wrapper: --settings as for any run.
+		{[]string{"--session-id", "0f1e2d3c-aaaa-bbbb-cccc-000000000000", "say hi"}, true},
+		// Its internal service processes refuse --settings: the environment only.
+		{[]string{"daemon", "run", "--origin", "x"}, false},
+		{[]string{"--bg-spare", "/tmp/x.sock"}, false},
 	}
-	r := readReport(t, env)
-	if diff := strings.Join(r.Args[2:], " "); diff != "daemon run --origin x" {
-		t.Errorf("args after --settings: %q", r.Args)
-	}
-	if r.Env["CLAUDE_BEDROCK_PROFILE"] != "code" || r.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != "4096" {
-		t.Errorf("profile not applied: %v", r.Env)
+	for _, tt := range tests {
+		env := testEnv(t, "report", "PATH=/nonexistent") // no claude on PATH: the named one must run
+		if _, stderr, code := runLauncher(t, env, t.TempDir(), "", append([]string{fake}, tt.args...)...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", tt.args, code, stderr)
+		}
+		r := readReport(t, env)
+		got := r.Args
+		if tt.settings {
+			settingsOf(t, r) // fails unless --settings comes first
+			got = got[2:]
+		}
+		if strings.Join(got, " ") != strings.Join(tt.args, " ") {
+			t.Errorf("%q: claude got %q", tt.args, r.Args)
+		}
+		if r.Env["CLAUDE_BEDROCK_PROFILE"] != "code" || r.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != "4096" {
+			t.Errorf("%q: profile not applied: %v", tt.args, r.Env)
+		}
 	}
 	// The launcher named as the binary is skipped, not run again.
-	env = testEnv(t, "report")
+	env := testEnv(t, "report")
 	if _, stderr, code := runLauncher(t, env, t.TempDir(), "", launcherBin, "+light", "-p", "x"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
