@@ -29,11 +29,15 @@ func TestFeed(t *testing.T) {
 		t.Error("no incident")
 	}
 
-	// A writer far ahead of the detector: every write returns at once.
+	// A flood: far more than the budget in one window. Every write returns
+	// at once, and the detector is told it lost output.
 	f = newFeed(detect.New())
 	chunk := make([]byte, chunkSize)
-	for i := 0; i < 10*feedChunks; i++ {
+	for i := 0; i < 2*feedBudget/chunkSize; i++ {
 		f.write(chunk)
+	}
+	if !f.lost.Load() {
+		t.Error("a flood past the budget was not marked lost")
 	}
 	f.close()
 	<-f.done

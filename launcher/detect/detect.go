@@ -241,6 +241,20 @@ func (d *Detector) Reset() {
 	d.spinnerGone = false
 }
 
+// Lost tells the detector that some of claude's output never reached it
+// (the launcher dropped copies it could not keep up with): it forgets the
+// screen and any open incident, as Reset does, but stays armed if it was,
+// so a failure drawn afresh after a flood of output still counts.
+func (d *Detector) Lost() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.scr.reset()
+	d.open = false
+	d.progressRow = -1
+	d.scr.watchRow = -1
+	d.spinnerGone = false
+}
+
 // Write feeds a copy of claude's output to the detector. It never fails,
 // never keeps p, and never blocks on the reader of Incidents.
 func (d *Detector) Write(p []byte) (int, error) {

@@ -527,3 +527,30 @@ func TestPlainLongLineWraps(t *testing.T) {
 		t.Errorf("incident %+v, want a final requests_per_minute", inc)
 	}
 }
+
+// After Lost the detector still counts a failure drawn afresh, without
+// waiting for the user (unlike Reset).
+func TestLostStaysArmed(t *testing.T) {
+	d := New()
+	d.Resize(80, 24)
+	d.Write([]byte("garbage \x1b[5;5H half a screen"))
+	d.Lost()
+	d.Write([]byte("\x1b[2J\x1b[H● API Error: Request rejected (429) · Too many tokens, please wait before trying again.\r\n\r\n❯ Resend your message to try again\r\n"))
+	d.Flush()
+	select {
+	case inc := <-d.Incidents():
+		if inc.Kind != TokensPerMinute || !inc.Final {
+			t.Errorf("incident %+v", inc)
+		}
+	default:
+		t.Error("no incident after Lost")
+	}
+	d.Reset()
+	d.Write([]byte("\x1b[2J\x1b[H● API Error: Request rejected (429) · Too many tokens, please wait before trying again.\r\n\r\n❯ Resend your message to try again\r\n"))
+	d.Flush()
+	select {
+	case inc := <-d.Incidents():
+		t.Errorf("after Reset an old screen counted: %+v", inc)
+	default:
+	}
+}
