@@ -62,11 +62,18 @@ func TestCtrlZSuspendsAndFgResumes(t *testing.T) {
 	term.Write("ping\r")
 	term.WaitForSince(t, mark, "pong", 10*time.Second)
 	term.WaitForSince(t, mark, "$ ", 10*time.Second)
+	expectExit(t, term, mark, 5)
+}
+
+// expectExit checks, back at the shell's prompt, that the terminal is cooked
+// and the launcher's exit status was code, then ends the shell.
+func expectExit(t *testing.T, term *ptytest.Term, mark, code int) {
+	t.Helper()
 	if m := term.Mode(t); !m.Sane() {
 		t.Errorf("terminal not restored at the end: %+v", m)
 	}
 	term.Write("echo rc=$?\r")
-	term.WaitForSince(t, mark, "rc=5", 10*time.Second)
+	term.WaitForSince(t, mark, "rc="+strconv.Itoa(code), 10*time.Second)
 	term.Write("exit\r")
 	term.Wait(t, 10*time.Second)
 }
@@ -221,11 +228,5 @@ func TestRealClaudeCtrlZAndFg(t *testing.T) {
 	mark = term.Len()
 	term.Write("\x03")
 	term.WaitForSince(t, mark, "$ ", 30*time.Second)
-	if m := term.Mode(t); !m.Sane() {
-		t.Errorf("terminal not restored: %+v", m)
-	}
-	term.Write("echo rc=$?\r")
-	term.WaitForSince(t, mark, "rc=0", 10*time.Second)
-	term.Write("exit\r")
-	term.Wait(t, 10*time.Second)
+	expectExit(t, term, mark, 0)
 }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The launcher's own commands through the built binary: a project file is
+// ignored until +allow, +profiles says which profile applies and why, +env
+// prints its export lines, +use sets the default, +deny silences the file.
+func TestCommandsThroughTheBinary(t *testing.T) {
+	env := testEnv(t, "report")
+	proj := t.TempDir()
+	writeFile(t, filepath.Join(proj, ".claude-bedrock.toml"), "profile = \"large\"\nregion = \"eu-west-1\"\n")
+	run := func(want string, args ...string) string {
+		t.Helper()
+		out, stderr, code := runLauncher(t, env, proj, "", args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr)
+		}
+		if !strings.Contains(out+stderr, want) {
+			t.Fatalf("%q: no %q in:\n%s%s", args, want, out, stderr)
+		}
+		return out
+	}
+	run("is not trusted yet: run 'claude-bedrock +allow'", "+profiles")
+	run("code applies here: chosen by built-in default", "+profiles")
+	run("allowed "+filepath.Join(proj, ".claude-bedrock.toml"), "+allow")
+	out := run("large applies here: chosen by "+filepath.Join(proj, ".claude-bedrock.toml")+" (trusted)", "+profiles")
+	if !strings.Contains(out, "* large") || !strings.Contains(out, "region = eu-west-1 from") {
+		t.Errorf("+profiles does not mark the project's profile and its override:\n%s", out)
+	}
+	out = run("export AWS_REGION=eu-west-1\n", "+env")
+	want := "export CLAUDE_CODE_USE_BEDROCK=1\nexport AWS_REGION=eu-west-1\nexport ANTHROPIC_MODEL=opus\nexport CLAUDE_CODE_MAX_OUTPUT_TOKENS=8192\nexport CLAUDE_BEDROCK_PROFILE=large\n"
+	if out != want {
+		t.Errorf("+env:\n%s\nwant:\n%s", out, want)
+	}
+	run("denied", "+deny")
+	run("code applies here", "+profiles")
+	run("default profile is now light", "+use", "light")
+	run("light applies here: chosen by default in", "+profiles")
+	if _, stderr, code := runLauncher(t, env, proj, "", "+use", "nope"); code != 2 || !strings.Contains(stderr, `no profile "nope"`) {
+		t.Errorf("+use nope: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := runLauncher(t, env, t.TempDir(), "", "+allow"); code != 2 || !strings.Contains(stderr, "no .claude-bedrock.toml in") {
+		t.Errorf("+allow without a project file: exit %d, %q", code, stderr)
+	}
+}
