@@ -15,15 +15,6 @@ const (
 	ExitNotFound      = 127 // no claude
 )
 
-// exitCode turns how the child ended into the launcher's exit code: its own
-// code, or 128+N when it died of signal N.
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
-
 // startCode is the exit code for a child that could not be started.
 func startCode(err error) int {
 	var ne *NotExecutableError

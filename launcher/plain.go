@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -24,9 +23,7 @@ import (
 // written on at once, unchanged. A terminal on stdout is left alone: a pipe
 // there would change what claude draws.
 func runPlain(cmd Command, o Options) (int, error) {
-	c := exec.Command(cmd.Path, cmd.Args...)
-	c.Env = cmd.Env
-	c.Stdin, c.Stdout, c.Stderr = o.Stdin, o.Stdout, o.Stderr
+	stdout := o.Stdout
 	var det *detect.Detector
 	copied := make(chan struct{})
 	if o.Watch != nil && !term.IsTerminal(int(o.Stdout.Fd())) {
@@ -35,7 +32,7 @@ func runPlain(cmd Command, o Options) (int, error) {
 			return ExitFailure, fmt.Errorf("watching claude's output: %w", err)
 		}
 		det = detect.NewPlain()
-		c.Stdout = pw
+		stdout = pw
 		go func() {
 			defer close(copied)
 			copyWatched(o.Stdout, pr, det)
@@ -49,7 +46,8 @@ func runPlain(cmd Command, o Options) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, relayed...)
 	defer signal.Stop(sigs)
-	if err := c.Start(); err != nil {
+	pid, err := startChild(cmd, []*os.File{o.Stdin, stdout, o.Stderr}, nil)
+	if err != nil {
 		return startCode(err), fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
 	done := make(chan struct{})
@@ -60,18 +58,18 @@ func runPlain(cmd Command, o Options) (int, error) {
 				if fromTerminal(sig) {
 					continue // the terminal sent it to claude's process group too
 				}
-				_ = c.Process.Signal(sig) // best effort: claude may have just exited
+				signalChild(pid, sig)
 			case <-done:
 				return
 			}
 		}
 	}()
 	if det != nil {
-		_ = c.Stdout.(*os.File).Close() // only claude's copy keeps the pipe open now
+		_ = stdout.Close() // only claude's copy keeps the pipe open now
 	}
-	err := c.Wait()
+	ws, err := waitChild(pid, false)
 	close(done)
-	if c.ProcessState == nil {
+	if err != nil {
 		return ExitFailure, fmt.Errorf("waiting for %s: %w", cmd.Path, err)
 	}
 	select {
@@ -82,7 +80,7 @@ func runPlain(cmd Command, o Options) (int, error) {
 	if det != nil {
 		reportPlain(det, o.Watch)
 	}
-	return exitCode(c.ProcessState), nil
+	return statusCode(ws), nil
 }
 
 // copyWatched copies src to dst, each read written at once, and gives the

@@ -1,10 +1,8 @@
 package launcher
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -35,7 +33,6 @@ const (
 type session struct {
 	pid     int
 	ptmx    *os.File
-	proc    *os.Process
 	events  chan waitEvent // stops, then the exit
 	outDone chan struct{}  // closed when its output ended
 	feed    *feed          // the detector's copy of the output, or nil
@@ -137,18 +134,28 @@ func (r *runner) restoreTerminal() {
 
 // start runs one claude on a new PTY of the terminal's size.
 func (r *runner) start(cmd Command) (*session, error) {
-	c := exec.Command(cmd.Path, cmd.Args...)
-	c.Env = cmd.Env
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening a PTY for claude: %w", err)
+	}
+	defer tty.Close() // the parent's copy: claude holds its own
 	r.mu.Lock()
 	size := &pty.Winsize{Rows: uint16(r.rows), Cols: uint16(r.cols)}
 	r.mu.Unlock()
 	// The size is set before the start: sending SIGWINCH after it let
 	// claude start at 0x0 in about one run of four (measured).
-	ptmx, err := pty.StartWithSize(c, size)
+	if err := pty.Setsize(ptmx, size); err != nil {
+		_ = ptmx.Close()
+		return nil, fmt.Errorf("sizing claude's PTY: %w", err)
+	}
+	// A new session with the PTY as its controlling terminal, as
+	// pty.Start sets up.
+	pid, err := startChild(cmd, []*os.File{tty, tty, tty}, &syscall.SysProcAttr{Setsid: true, Setctty: true})
 	if err != nil {
+		_ = ptmx.Close()
 		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
-	s := &session{pid: c.Process.Pid, proc: c.Process, ptmx: ptmx, events: make(chan waitEvent, 4), outDone: make(chan struct{})}
+	s := &session{pid: pid, ptmx: ptmx, events: make(chan waitEvent, 4), outDone: make(chan struct{})}
 	if r.det != nil {
 		s.feed = newFeed(r.det)
 	}
@@ -165,11 +172,7 @@ func (r *runner) start(cmd Command) (*session, error) {
 // rather than exec.Cmd.Wait, which cannot see a child stop itself (Ctrl-Z).
 func (s *session) wait() {
 	for {
-		var ws syscall.WaitStatus
-		_, err := syscall.Wait4(s.pid, &ws, syscall.WUNTRACED, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
+		ws, err := waitChild(s.pid, true)
 		if err != nil {
 			s.events <- waitEvent{err: err}
 			return
@@ -188,10 +191,8 @@ func (ev waitEvent) code() int {
 	switch {
 	case ev.err != nil:
 		return ExitFailure
-	case ev.status.Signaled():
-		return 128 + int(ev.status.Signal())
 	default:
-		return ev.status.ExitStatus()
+		return statusCode(ev.status)
 	}
 }
 
@@ -245,7 +246,7 @@ func (r *runner) loop(s *session) (int, error) {
 				tstpTimer = time.After(tstpGrace)
 			default:
 				r.o.logf("relaying %v to claude", sig)
-				_ = s.proc.Signal(sig) // best effort: claude may have just exited
+				signalChild(s.pid, sig) // best effort: claude may have just exited
 			}
 		case <-tstpTimer:
 			_ = syscall.Kill(-s.pid, syscall.SIGSTOP) // claude ignored SIGTSTP; stop it anyway
@@ -375,7 +376,6 @@ func (r *runner) finish(s *session) {
 		}
 	}
 	_ = s.ptmx.Close() // best effort: claude is gone
-	_ = s.proc.Release()
 }
 
 // relaunch ends the running claude politely (SIGTERM, a bounded wait, then
@@ -484,7 +484,7 @@ func (r *runner) stopSelf(s *session) {
 func (r *runner) relayWhileStopped(s *session, sig os.Signal) {
 	switch sig {
 	case syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT:
-		_ = s.proc.Signal(sig)                    // best effort: claude may be gone
+		signalChild(s.pid, sig)
 		_ = syscall.Kill(-s.pid, syscall.SIGCONT) // a stopped claude cannot act on it
 	}
 }
