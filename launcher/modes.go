@@ -37,13 +37,106 @@ const (
 )
 
 // Write scans p for mode changes. It never fails and keeps O(1) state.
+//
+// Only CSI sequences with a private marker (ESC [ ?, ESC [ >, ESC [ <) can
+// change a tracked mode, and every ESC starts a new sequence whatever came
+// before it, so inside p each "ESC [ marker" starts one such sequence and
+// the last ESC ends whatever is still open before it. Write finds those
+// with byte searches for the three markers, which are rare in a TUI's
+// output, instead of parsing every colour and cursor move (one every 12
+// bytes in Claude Code's output); the state machine reads only the head of
+// p, which may continue a sequence cut by the last read, and its tail from
+// the last ESC on.
 func (t *modeTracker) Write(p []byte) (int, error) {
+	first := bytes.IndexByte(p, 0x1b)
+	if first < 0 {
+		t.scan(p)
+		return len(p), nil
+	}
+	t.scan(p[:first])
+	last := bytes.LastIndexByte(p, 0x1b)
+	t.private(p[first:last])
+	t.state = ground
+	t.scan(p[last:])
+	return len(p), nil
+}
+
+// private runs the private-marker CSI sequences in q, which starts with an
+// ESC and is followed by one: no sequence begun in q goes on past its end.
+func (t *modeTracker) private(q []byte) {
+	markers := [3]byte{'?', '>', '<'}
+	var next [3]int // where each marker is next found; len(q) for nowhere
+	find := func(k, from int) {
+		next[k] = len(q)
+		if j := bytes.IndexByte(q[from:], markers[k]); j >= 0 {
+			next[k] = from + j
+		}
+	}
+	for k := range markers {
+		find(k, 0)
+	}
+	for {
+		k := 0
+		for i := 1; i < len(next); i++ {
+			if next[i] < next[k] {
+				k = i
+			}
+		}
+		m := next[k]
+		if m == len(q) {
+			return
+		}
+		if m >= 2 && q[m-1] == '[' && q[m-2] == 0x1b {
+			t.n, t.over = 0, false
+			t.sequence(q[m:])
+		}
+		find(k, m+1)
+	}
+}
+
+// sequence reads the parameters and final byte of a CSI sequence from p,
+// its first parameter byte on, and runs it: the rest of the sequence is
+// then ignored; an ESC or the end of p abandons it. As in a terminal,
+// other control bytes inside the sequence do not end it.
+func (t *modeTracker) sequence(p []byte) {
+	for _, c := range p {
+		switch {
+		case c >= 0x20 && c <= 0x3f:
+			t.param(c)
+		case c >= 0x40 && c <= 0x7e:
+			if !t.over {
+				t.csi(t.params[:t.n], c)
+			}
+			return
+		case c == 0x1b:
+			return
+		}
+	}
+}
+
+// param keeps parameter byte c of the open CSI sequence while it can be one
+// that changes a tracked mode (CSI ? … h/l, CSI > … u, CSI < … u); the rest
+// (colours, cursor moves) are only skipped.
+func (t *modeTracker) param(c byte) {
+	switch {
+	case t.over:
+	case t.n == 0 && c != '?' && c != '>' && c != '<', t.n == len(t.params):
+		t.over = true
+	default:
+		t.params[t.n] = c
+		t.n++
+	}
+}
+
+// scan is the byte-at-a-time state machine, for the parts of a write that
+// may continue a sequence from the write before or go on into the next.
+func (t *modeTracker) scan(p []byte) {
 	for i := 0; i < len(p); i++ {
 		switch t.state {
 		case ground:
 			j := bytes.IndexByte(p[i:], 0x1b)
 			if j < 0 {
-				return len(p), nil
+				return
 			}
 			i += j
 			t.state = sawEsc
@@ -54,25 +147,11 @@ func (t *modeTracker) Write(p []byte) (int, error) {
 				t.state = ground
 			}
 		case inCSI:
-			// Parameter bytes in a tight loop; only the sequences that can
-			// change a tracked mode (CSI ? … h/l, CSI > … u, CSI < … u)
-			// are kept, the rest (colours, cursor moves) only skipped.
 			for ; i < len(p) && p[i] >= 0x20 && p[i] <= 0x3f; i++ {
-				if t.n == 0 && p[i] != '?' && p[i] != '>' && p[i] != '<' {
-					t.over = true
-				}
-				if t.over {
-					continue
-				}
-				if t.n == len(t.params) {
-					t.over = true
-					continue
-				}
-				t.params[t.n] = p[i]
-				t.n++
+				t.param(p[i])
 			}
 			if i == len(p) {
-				return len(p), nil
+				return
 			}
 			switch c := p[i]; {
 			case c >= 0x40 && c <= 0x7e:
@@ -85,7 +164,6 @@ func (t *modeTracker) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	return len(p), nil
 }
 
 // csi records the effect of one complete CSI sequence. It allocates
@@ -99,14 +177,15 @@ func (t *modeTracker) csi(params []byte, final byte) {
 			if len(rest) > 0 {
 				rest = rest[1:] // the ';' (or a byte that ends the number anyway)
 			}
-			if n == 0 || !tracked(m) {
+			i := modeIndex(m)
+			if n == 0 || i < 0 {
 				continue
 			}
 			set := final == 'h'
 			if m == 25 {
 				set = !set // ?25l hides the cursor: that is the state to undo
 			}
-			t.set(m, set)
+			t.on[i] = set
 		}
 	case final == 'u' && len(params) > 0 && params[0] == '>':
 		t.kitty++
@@ -128,22 +207,14 @@ func atoi(b []byte) (v, n int) {
 	return v, n
 }
 
-func tracked(m int) bool {
-	for _, x := range trackedModes {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
-
-// set records mode m as set or not.
-func (t *modeTracker) set(m int, on bool) {
+// modeIndex is m's index in trackedModes, or -1 when it is not tracked.
+func modeIndex(m int) int {
 	for i, x := range trackedModes {
 		if x == m {
-			t.on[i] = on
+			return i
 		}
 	}
+	return -1
 }
 
 // atGround reports whether the output so far ends outside any escape

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -40,20 +41,75 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 	}
 }
 
+// FuzzModeTracker checks Write, which searches for the few sequences that
+// matter, against the byte-at-a-time state machine alone, for any input cut
+// anywhere into two writes.
 func FuzzModeTracker(f *testing.F) {
 	f.Add([]byte("\x1b[?1049h\x1b[?25l"), 3)
+	f.Add([]byte("a > b ? c < d\x1b[?1049h\x1b[31m?\x1b[>1u<\x1b[<u>"), 9)
+	f.Add([]byte("\x1b[?10\n49h\x1b[?2004\x1b[?1000h\x1b\x1b[?1006h"), 5)
+	f.Add([]byte("\x1b[?1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;1049h\x1b[?1004h"), 20)
+	f.Add([]byte("\x1b[>1u\x1b[>3u\x1b[<2u\x1b[<u\x1b[>u"), 11)
+	if rec, err := os.ReadFile("detect/testdata/tpm-final-w80-kitty.raw"); err == nil {
+		f.Add(rec, len(rec)/3)
+	}
 	f.Fuzz(func(t *testing.T, b []byte, split int) {
-		m := &modeTracker{}
 		if split < 0 || split > len(b) {
 			split = len(b) / 2
 		}
+		m, ref := &modeTracker{}, &modeTracker{}
 		m.Write(b[:split])
+		ref.scan(b[:split])
+		if m.on != ref.on || m.kitty != ref.kitty || m.atGround() != ref.atGround() {
+			t.Fatalf("Write of the first %d bytes: modes %v kitty %d ground %v; the state machine: %v %d %v",
+				split, m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+		}
 		m.Write(b[split:])
 		if m.n > maxSeq {
 			t.Fatalf("params grew to %d", m.n)
 		}
+		ref.scan(b[split:])
+		if m.on != ref.on || m.kitty != ref.kitty || m.atGround() != ref.atGround() {
+			t.Fatalf("Write: modes %v kitty %d ground %v; the state machine: %v %d %v",
+				m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+		}
 		_ = m.resetSequence() // must not panic
 	})
+}
+
+// TestModeTrackerRecorded runs recordings of the real Claude Code through
+// Write in reads of every size up to 64 bytes and in 4 KiB reads, and
+// compares the result with the state machine alone.
+func TestModeTrackerRecorded(t *testing.T) {
+	files, _ := filepath.Glob("detect/testdata/*.raw")
+	if len(files) == 0 {
+		t.Fatal("no recordings in detect/testdata")
+	}
+	for _, f := range files {
+		rec, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range append([]int{4096}, seq(1, 64)...) {
+			m, ref := &modeTracker{}, &modeTracker{}
+			for i := 0; i < len(rec); i += size {
+				m.Write(rec[i:min(i+size, len(rec))])
+				ref.scan(rec[i:min(i+size, len(rec))])
+				if m.on != ref.on || m.kitty != ref.kitty || m.atGround() != ref.atGround() {
+					t.Fatalf("%s in %d-byte reads, after %d bytes: modes %v kitty %d ground %v; the state machine: %v %d %v",
+						f, size, min(i+size, len(rec)), m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+				}
+			}
+		}
+	}
+}
+
+func seq(from, to int) []int {
+	var s []int
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
 }
 
 // BenchmarkModeTracker runs the tracker over recorded Claude Code output
