@@ -152,6 +152,8 @@ func (a *app) resolve(s *profiles.Setup, name string) (*profiles.Resolution, err
 // user's arguments, passed on unchanged and in order. claudePath is the
 // binary named by the process-wrapper form, or "" to find claude.
 func (a *app) launch(name string, args []string, claudePath string) (int, error) {
+	opts := launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log}
+	opts.Signals = launcher.CatchSignals(opts) // meanwhile, the config is read
 	s, err := a.setup()
 	if err != nil {
 		return 0, err
@@ -191,9 +193,8 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 		watch.Offer = false // a process Claude Code spawned: nobody to ask
 	}
 	a.log.Printf("running %s", path)
-	return launcher.Run(launcher.Command{Path: path, Args: claudeArgs, Env: env}, launcher.Options{
-		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log, Watch: watch,
-	})
+	opts.Watch = watch
+	return launcher.Run(launcher.Command{Path: path, Args: claudeArgs, Env: env}, opts)
 }
 
 // self is the launcher's own executable, with links resolved, or "".

@@ -30,6 +30,8 @@ type Options struct {
 	Stderr *os.File
 	Log    *log.Logger // breadcrumbs; nil discards them
 	Watch  *Watch      // what to do about throttling; nil: nothing
+	// Signals caught by CatchSignals; nil: Run catches them itself.
+	Signals *Signals
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -53,6 +55,9 @@ func Interactive(o Options) bool {
 func Run(cmd Command, o Options) (int, error) {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
+	}
+	if o.Signals == nil {
+		o.Signals = CatchSignals(o)
 	}
 	if Interactive(o) {
 		return runPTY(cmd, o)

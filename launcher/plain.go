@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -43,9 +42,7 @@ func runPlain(cmd Command, o Options) (int, error) {
 		close(copied)
 	}
 
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, relayed...)
-	defer signal.Stop(sigs)
+	sigs := o.Signals.wait()
 	pid, err := startChild(cmd, []*os.File{o.Stdin, stdout, o.Stderr}, nil)
 	if err != nil {
 		return startCode(err), fmt.Errorf("starting %s: %w", cmd.Path, err)
@@ -129,11 +126,6 @@ func reportPlain(det *detect.Detector, w *Watch) {
 		w.Report(last)
 	}
 }
-
-// relayed are the signals the launcher passes on to claude. Listed, never
-// "all": SIGCHLD, SIGURG (the Go runtime's preemption) and the job-control
-// signals are not claude's business here.
-var relayed = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT}
 
 // fromTerminal reports whether a keyboard signal (SIGINT, SIGQUIT) most
 // likely came from the controlling terminal, which sends it to the whole

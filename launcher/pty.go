@@ -3,7 +3,6 @@ package launcher
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -89,13 +88,7 @@ func runPTY(cmd Command, o Options) (code int, err error) {
 		r.sb.onEnter = r.det.UserInput
 	}
 
-	// Catch the signals before anything can go wrong: Go's default action
-	// for them exits without running deferred code, which would leave the
-	// terminal raw.
-	r.sigs = make(chan os.Signal, 16)
-	signal.Notify(r.sigs, syscall.SIGWINCH, syscall.SIGTSTP, syscall.SIGCONT,
-		syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT)
-	defer signal.Stop(r.sigs)
+	r.sigs = o.Signals.wait() // before the terminal goes raw
 
 	// Raw before claude starts, so that nothing typed early is echoed or
 	// turned into a signal by the user's own terminal.
