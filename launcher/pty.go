@@ -352,10 +352,6 @@ func (r *runner) finish(s *session) {
 		r.o.logf("output still open %v after claude exited; not waiting for it", drainGrace)
 	}
 	if s.feed != nil {
-		select {
-		case <-s.feed.done: // the detector has read all there was
-		case <-grace:
-		}
 		r.det.Flush()
 		// Incidents found in the last output are still in the channel.
 		for {
@@ -504,9 +500,6 @@ func (r *runner) resize(s *session) {
 // PTY reports end of output (EIO on Linux once every holder of the other
 // end has closed it). The bytes go out first; the watchers read after.
 func (r *runner) copyOutput(ptmx *os.File, f *feed) {
-	if f != nil {
-		defer f.close()
-	}
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := ptmx.Read(buf)
