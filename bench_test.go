@@ -39,7 +39,7 @@ const benchTimeout = 5 * time.Minute
 const (
 	floodDataEnv  = "FAKE_FLOOD_DATA"  // file whose content is written, repeated
 	floodBytesEnv = "FAKE_FLOOD_BYTES" // how many bytes in all; 0 exits at once
-	floodRSSEnv   = "FAKE_FLOOD_RSS"   // where to write its own peak RSS in KiB
+	floodRSSEnv   = "FAKE_FLOOD_RSS"   // where to write its own peak RSS in KiB and CPU time in µs
 )
 
 // fakeFlood is the fake claude's "flood" mode: a TUI that switches its
@@ -75,7 +75,8 @@ func fakeFlood() int {
 		var ru syscall.Rusage
 		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 			// Best effort: a missing figure shows as 0 in the benchmark.
-			_ = os.WriteFile(path, []byte(strconv.FormatInt(ru.Maxrss, 10)), 0o644)
+			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			_ = os.WriteFile(path, fmt.Appendf(nil, "%d %d", ru.Maxrss, cpu.Microseconds()), 0o644)
 		}
 	}
 	return 0
@@ -157,7 +158,10 @@ func BenchmarkLaunch(b *testing.B) {
 // peak-MiB (ru_maxrss of the proxy from wait4, which Linux takes as the
 // maximum over the proxy and the descendants it waited for, so it includes
 // the fake claude), self-MiB (the proxy's own VmHWM, read from /proc while
-// it runs) and claude-MiB (the fake claude's own peak).
+// it runs), claude-MiB (the fake claude's own peak) and proxy-CPU-ms/MB (the
+// proxy's own user and system CPU time per MB: wait4's figure, which counts
+// the claude it reaped, less the fake claude's own). CPU time varies far
+// less than wall time with the load of a shared machine.
 func BenchmarkPassThrough200MB(b *testing.B) {
 	mb := 200
 	if s := os.Getenv("CLAUDE_BEDROCK_BENCH_MB"); s != "" {
@@ -188,21 +192,28 @@ func BenchmarkPassThrough200MB(b *testing.B) {
 			}
 			b.SetBytes(total)
 			var peak, self, child int64
+			var proxyCPU time.Duration // the proxy's own, all runs
+			runs := 0
 			for b.Loop() {
+				runs++
 				_ = os.Remove(rss) // a figure from an earlier run must not count
 				r := runInPTY(b, env, c.argv)
 				if r.code != 0 || r.n < total {
 					b.Fatalf("%q: exit %d after %d of %d bytes", c.argv, r.code, r.n, total)
 				}
 				peak, self = max(peak, r.maxrss), max(self, r.hwm)
+				var kib, us int64
 				if x, err := os.ReadFile(rss); err == nil {
-					kib, _ := strconv.ParseInt(string(x), 10, 64) // a bad figure reads as 0
-					child = max(child, kib)
+					_, _ = fmt.Sscan(string(x), &kib, &us) // a bad figure reads as 0
 				}
+				child = max(child, kib)
+				// wait4 counts the proxy and the claude it reaped.
+				proxyCPU += r.cpu - time.Duration(us)*time.Microsecond
 			}
 			b.ReportMetric(float64(peak)/1024, "peak-MiB")
 			b.ReportMetric(float64(self)/1024, "self-MiB")
 			b.ReportMetric(float64(child)/1024, "claude-MiB")
+			b.ReportMetric(proxyCPU.Seconds()*1000/float64(runs*mb), "proxy-CPU-ms/MB")
 		})
 	}
 }
@@ -210,9 +221,10 @@ func BenchmarkPassThrough200MB(b *testing.B) {
 // runResult is how one benchmarked process ended.
 type runResult struct {
 	code   int
-	n      int64 // bytes read from its terminal or stdout
-	maxrss int64 // KiB, from wait4
-	hwm    int64 // KiB, its own VmHWM, 0 if never read
+	n      int64         // bytes read from its terminal or stdout
+	maxrss int64         // KiB, from wait4
+	hwm    int64         // KiB, its own VmHWM, 0 if never read
+	cpu    time.Duration // user and system CPU time, from wait4
 }
 
 // runOnPipes runs argv with stdin from /dev/null and stdout and stderr on
@@ -295,7 +307,8 @@ func runInPTY(b *testing.B, env, argv []string) runResult {
 	if werr != nil && !errors.As(werr, &ee) {
 		b.Fatalf("%q: %v", argv, werr)
 	}
-	return runResult{code: cmd.ProcessState.ExitCode(), n: n, maxrss: maxrss(cmd.ProcessState), hwm: hwm}
+	return runResult{code: cmd.ProcessState.ExitCode(), n: n, maxrss: maxrss(cmd.ProcessState), hwm: hwm,
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 // maxrss returns the ru_maxrss of an ended process in KiB (Linux units).
