@@ -237,8 +237,10 @@ func (s *screen) write(p []byte) {
 				i = j + 1
 				continue
 			}
-		case c >= 0xe0 && c < 0xf0 && i+2 < len(p) && p[i+1]&0xc0 == 0x80 && p[i+2]&0xc0 == 0x80:
+		case c >= 0xe0 && c < 0xf0 && i+2 < len(p) && p[i+1]&0xc0 == 0x80 && p[i+2]&0xc0 == 0x80 && (c > 0xe0 || p[i+1] >= 0xa0):
 			// Three-byte characters: box drawing, "…", "❯", spinners.
+			// (An overlong form, E0 below A0, is malformed: step shows
+			// it as the decoder does.)
 			r := rune(c&0x0f)<<12 | rune(p[i+1]&0x3f)<<6 | rune(p[i+2]&0x3f)
 			s.putRune(r)
 			i += 3
@@ -322,6 +324,7 @@ func (s *screen) cursorMove(b []byte, final byte) bool {
 // then its final byte.
 func (s *screen) csiBytes(b []byte, final byte) {
 	s.nparam, s.private, s.inter = 0, 0, 0
+	s.params[0] = 0 // as escape does: "CSI ? h" is mode 0, not the last one set
 	v, have := 0, false
 	for _, c := range b {
 		switch {
