@@ -14,7 +14,7 @@ func checkBounds(t *testing.T, d *Detector, cols, rows int) {
 	t.Helper()
 	s := d.scr
 	if s.cols != cols || s.rows != rows || len(s.lines) != rows || len(s.ringLines) != 2*rows ||
-		len(s.dirty) != rows || len(s.wrapped) != rows || len(s.blank) != cols {
+		len(s.meta) != rows || len(s.ringMeta) != 2*rows || len(s.blank) != cols {
 		t.Fatalf("screen is %dx%d with %d lines, %d ring rows; want %dx%d", s.cols, s.rows, len(s.lines), len(s.ringLines), cols, rows)
 	}
 	for r, line := range s.lines {
@@ -69,6 +69,15 @@ func FuzzDetector(f *testing.F) {
 		whole.write(data)
 		if diff := cmp.Diff(dumpScreen(bytewise), dumpScreen(whole)); diff != "" {
 			t.Fatalf("screen depends on the writes (-byte by byte +whole):\n%s", diff)
+		}
+
+		// What the detector reads of each row where it changed is what
+		// the whole row holds.
+		for r := range d.scr.rows {
+			attempt, resend := d.rowWords(r)
+			if wa, wr := anchors(d.scr.lines[r]); attempt != wa || resend != wr {
+				t.Fatalf("row %d %q: rowWords says %v, %v; the row holds %v, %v", r, d.scr.text(r), attempt, resend, wa, wr)
+			}
 		}
 
 		p := NewPlain()
