@@ -171,6 +171,7 @@ func newDetector(plain bool) *Detector {
 	d.scr.newlineIsCR = plain
 	if plain {
 		d.scr.onLineFeed = d.plainLine
+		d.scr.quiet = quietText
 	} else {
 		d.scr.onClear = func(r int) {
 			d.scr.meta[r].dirty = false
@@ -465,6 +466,40 @@ func (d *Detector) final(kind Kind, capN int) {
 	d.cur.Final = true
 	d.armed = false
 	d.emit(d.cur)
+}
+
+// quietText returns the offset of the first ':' in text that follows
+// "APIError" once blanks (spaces and tabs) are removed, or len(text). text
+// is whole lines of printable ASCII and tabs, each drawn from the start of
+// a blank row: then its cells hold its characters in order with blanks
+// between, and plainLine, which needs "APIError:" in them once blanks are
+// removed, finds nothing in the lines before that colon.
+func quietText(text []byte) int {
+	for i := 0; ; i++ {
+		k := bytes.IndexByte(text[i:], ':')
+		if k < 0 {
+			return len(text)
+		}
+		if i += k; endsSqueezed(text[:i], sqAPIError[:len(sqAPIError)-1]) {
+			return i
+		}
+	}
+}
+
+// endsSqueezed reports whether t ends with w once spaces and tabs are
+// removed.
+func endsSqueezed(t, w []byte) bool {
+	j := len(t)
+	for k := len(w) - 1; k >= 0; k-- {
+		for j > 0 && (t[j-1] == ' ' || t[j-1] == '\t') {
+			j--
+		}
+		if j == 0 || t[j-1] != w[k] {
+			return false
+		}
+		j--
+	}
+	return true
 }
 
 // plainLine checks the logical line (rows joined by autowrap) that ends at

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestAnchors compares the eight-at-a-time word search with bytes.Contains
@@ -128,4 +130,68 @@ func TestRowWordsFollowWrites(t *testing.T) {
 	if seen == 0 {
 		t.Fatal("no row ever held a word: the test tests nothing")
 	}
+}
+
+// plainPieces are lines of plain output: code with tabs, errors with
+// blanks inside their words, lines too wide for a row, and what ends the
+// shortcut (escape sequences, UTF-8, carriage returns).
+var plainPieces = []string{"\tif err != nil {\n", "\t\treturn err\n", "}\n", "\n", "x := y // z: w\n",
+	"API Error: Request rejected (429) · Too many tokens, please wait before trying again.\n",
+	"API Error: 503 Service Unavailable\n", "API E rror:\tRequest rate is too high\n", "\tAPI\tError  :  Too many requests\n",
+	"API Error: Claude's response exceeded the 3000 output token maximum.\n", "APIError : 429\n", "error: none\n",
+	strings.Repeat("\t", 33) + "x\n", strings.Repeat("\t", 31) + "API Error: Too many tokens\n",
+	strings.Repeat("long line ", 30) + "\n", strings.Repeat("w", 256) + "\n", strings.Repeat("w", 255) + "\t\n",
+	strings.Repeat("w", 250) + "API Error: 429\n", "wörld\n", "\x1b[31mred\x1b[m\n", "50%\r", "100%\n", "\x1b[A",
+	"\x1b[2J", "partial ", "\x07", "a\bb\n"}
+
+// TestPlainSkipsExactly checks the lines NewPlain leaves undrawn against
+// the same output fed a byte at a time, which never skips: the same
+// incidents, the same screen, the same rows counted as scrolled.
+func TestPlainSkipsExactly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	skipped := 0
+	for iter := range 400 {
+		data := randomOutput(rng, plainPieces, 300, nil)
+		whole, bytewise := NewPlain(), NewPlain()
+		whole.scr.quiet = func(text []byte) int {
+			q := quietText(text)
+			skipped += bytes.Count(text[:q], []byte{'\n'})
+			return q
+		}
+		for _, p := range cuts(rng, data) {
+			whole.Write(p)
+		}
+		for i := range data {
+			bytewise.Write(data[i : i+1])
+		}
+		whole.Flush()
+		bytewise.Flush()
+		got, want := drain(whole), drain(bytewise)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("iteration %d: incidents differ (-byte by byte +in reads):\n%s\ninput %q", iter, diff, data)
+		}
+		if diff := cmp.Diff(plainState(bytewise.scr), plainState(whole.scr)); diff != "" {
+			t.Fatalf("iteration %d: screen differs (-byte by byte +in reads):\n%s\ninput %q", iter, diff, data)
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("no line was ever skipped: the test tests nothing")
+	}
+}
+
+func drain(d *Detector) []Incident {
+	var out []Incident
+	for len(d.Incidents()) > 0 {
+		out = append(out, <-d.Incidents())
+	}
+	return out
+}
+
+// plainState is the screen as far as a plain detector reads it.
+func plainState(s *screen) []string {
+	out := append(dumpScreen(s), fmt.Sprintf("scrolled %d, last printed %q", s.scrolled, s.lastPrinted))
+	for r := range s.rows {
+		out = append(out, fmt.Sprintf("row %d wrapped %v", r, s.meta[r].wrapped))
+	}
+	return out
 }

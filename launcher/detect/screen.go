@@ -65,11 +65,16 @@ type screen struct {
 	savedY      int
 	lastPrinted byte // for REP
 	newlineIsCR bool // plain (pipe) output: LF also returns the carriage
-	scrolled    int64
-	watchRow    int // see erase; -1 for none
+	scrolled    int64 // rows scrolled off the top
+	watchRow    int   // see erase; -1 for none
 	onClear     func(row int)
 	onHome      func()
-	onLineFeed  func(row int)
+	// onLineFeed, set for plain output, reads each line as its line
+	// feed arrives; quiet then tells skipLines how far into text, whole
+	// lines of printable ASCII and tabs that each fit in a row, it would
+	// find nothing in them, were they drawn from the start of blank rows.
+	onLineFeed func(row int)
+	quiet      func(text []byte) int
 	// endedMidFrame: the last write ended inside a sequence, or while
 	// the cursor's row was being drawn: after text, or a move along the
 	// row. A renderer leaves a row finished with a move to another row
@@ -78,7 +83,7 @@ type screen struct {
 	// drawn.
 	endedMidFrame bool
 	parked        bool // the last move was to another row
-	noSkipBefore  int  // skipScrolled already failed on p up to here
+	noSkipBefore  int  // skipping lines already failed on p up to here
 
 	st      int
 	params  [maxParams]int
@@ -296,7 +301,11 @@ func (s *screen) write(p []byte) {
 			}
 		case c == '\n' && i >= s.noSkipBefore:
 			i = s.step(p, i)
-			i = s.skipScrolled(p, i)
+			if s.onLineFeed != nil {
+				i = s.skipLines(p, i)
+			} else {
+				i = s.skipScrolled(p, i)
+			}
 			continue
 		}
 		i = s.step(p, i)
@@ -488,7 +497,7 @@ func (s *screen) csiBytes(b []byte, final byte) {
 // where to go on; when the shortcut does not apply, it notes the end of the
 // segment so it is not tried again there.
 func (s *screen) skipScrolled(p []byte, i int) int {
-	if s.x != 0 || s.wrapPending || s.y != s.rows-1 || s.top != 0 || s.bot != s.rows-1 || s.onLineFeed != nil {
+	if s.x != 0 || s.wrapPending || s.y != s.rows-1 || s.top != 0 || s.bot != s.rows-1 {
 		return i
 	}
 	end := segmentEnd(p, i)
@@ -514,6 +523,112 @@ func (s *screen) skipScrolled(p []byte, i int) int {
 	}
 	s.dirtyLo, s.dirtyHi = s.rows, -1
 	return i + k + 1
+}
+
+// skipLines is skipScrolled for plain output, whose every line is read as
+// its line feed arrives. At i, right after a line feed, the cursor must be
+// at the start of a blank bottom row of a full-screen scroll region, as a
+// line feed that scrolled leaves it. Whole lines of printable ASCII and
+// tabs from there, drawn, would each scroll away once rows more lines
+// followed them, and those lines would draw the same screen whatever it
+// showed before. So a line that fits in a row and that the reader would
+// find nothing in (see quiet) need not be drawn while rows more lines
+// follow before anything else. skipLines counts the rows such lines would
+// have scrolled, notes their last character for REP, and returns where to
+// go on.
+func (s *screen) skipLines(p []byte, i int) int {
+	last := s.rows - 1
+	if s.x != 0 || s.wrapPending || s.y != last || s.top != 0 || s.bot != last || s.noAutowrap ||
+		s.meta[last] != blankRow || last > 0 && s.meta[last-1].wrapped {
+		return i
+	}
+	t := p[i:]
+	end, wide := plainLines(t, s.cols, s.rows)
+	if wide == len(t) {
+		s.noSkipBefore = i + end // no line feed before end can do better
+	}
+	// The last rows whole lines of the text are drawn, and a line that
+	// may wrap.
+	n := end
+	for range s.rows + 1 {
+		if n = bytes.LastIndexByte(t[:n], '\n'); n < 0 {
+			return i
+		}
+	}
+	n = min(n+1, wide)
+	if q := s.quiet(t[:n]); q < n {
+		n = bytes.LastIndexByte(t[:q], '\n') + 1 // the line the reader may want is drawn
+		s.noSkipBefore = 0
+	}
+	skip := t[:n]
+	s.scrolled += int64(bytes.Count(skip, []byte{'\n'}))
+	for j := len(skip) - 1; j >= 0; j-- {
+		if c := skip[j]; c != '\n' && c != '\t' {
+			s.lastPrinted = c
+			break
+		}
+	}
+	return i + n
+}
+
+// plainLines reads t, from the start of a line, eight bytes at a time up to
+// the first byte that is not printable ASCII, a tab or a line feed, or to
+// the last whole eight (end), and finds the first whole line that may be
+// wider than cols and so wrap (wide, len(t) if none). Once it has found one
+// it reads only rows more lines: end is then where it stopped.
+func plainLines(t []byte, cols, rows int) (end, wide int) {
+	wide = len(t)
+	// A character takes one column, a tab at most eight. width is at
+	// least the columns of the line being read, counting whole words.
+	start, width, after := 0, 0, 0
+	i := 0
+	for ; i+8 <= len(t); i += 8 {
+		v := binary.LittleEndian.Uint64(t[i:])
+		// Exact in every byte below the first that is not allowed (a
+		// byte below 0x80 carries nothing into the next): v^c + 0x7f sets
+		// no high bit just where the byte is c, (v|0x80) - 0x20 none
+		// where it is a control character.
+		tab := ^(v ^ lowBits*'\t' + lowBits*0x7f) & highBits
+		feed := ^(v ^ lowBits*'\n' + lowBits*0x7f) & highBits
+		control := ^((v | highBits) - lowBits*0x20) & highBits // also 0x80..0x9f
+		n := 8
+		if bad := control&^(tab|feed) | (v+lowBits|v)&highBits; bad != 0 {
+			n = bits.TrailingZeros64(bad) / 8
+			keep := uint64(1)<<(8*n) - 1
+			tab, feed = tab&keep, feed&keep
+		}
+		cells := n + 7*countHigh(tab)
+		if feed == 0 {
+			width += cells
+		} else {
+			switch {
+			case wide < len(t):
+				after += countHigh(feed)
+			case width+cells > cols:
+				wide = start // the line that ends in this word
+				after = countHigh(feed) - 1
+			}
+			if wide < len(t) && after >= rows {
+				return i + n, wide
+			}
+			// The lines after the first line feed of the word are
+			// shorter than eight bytes: none is wide.
+			start = i + (63-bits.LeadingZeros64(feed))/8 + 1
+			width = cells
+		}
+		if n < 8 {
+			return i + n, wide
+		}
+	}
+	return i, wide
+}
+
+// countHigh returns how many bytes of m have their high bit set, m having
+// no other bits set. (bits.OnesCount64 would need a check for the POPCNT
+// instruction, and a call around which plainLines keeps nothing in
+// registers.)
+func countHigh(m uint64) int {
+	return int((m >> 7) * lowBits >> 56)
 }
 
 // segmentEnd returns the index of the first escape sequence at or after i
