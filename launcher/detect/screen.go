@@ -63,8 +63,8 @@ type screen struct {
 	top, bot    int // scroll region, inclusive
 	savedX      int
 	savedY      int
-	lastPrinted byte // for REP
-	newlineIsCR bool // plain (pipe) output: LF also returns the carriage
+	lastPrinted byte  // for REP
+	newlineIsCR bool  // plain (pipe) output: LF also returns the carriage
 	scrolled    int64 // rows scrolled off the top
 	watchRow    int   // see erase; -1 for none
 	onClear     func(row int)
@@ -270,6 +270,10 @@ func (s *screen) write(p []byte) {
 				i = j
 				continue
 			}
+		case c == '\r': // as control does; Claude Code ends most rows with it
+			s.x, s.wrapPending, s.parked = 0, false, false
+			i++
+			continue
 		case c >= 0x20 && c < 0x7f:
 			i = s.putText(p, i)
 			continue
@@ -343,10 +347,10 @@ func (s *screen) putText(p []byte, i int) int {
 
 // csiWhole runs the CSI sequence starting at p[i] (an ESC) if p holds all
 // of it, and returns where it ends; else it returns i and leaves the
-// sequence to step. It reads the bytes after "ESC [" eight at a time: the
-// usual shapes (colours, at most two numbers, one DEC private mode) are
-// told apart and parsed without a loop, and the cursor moves Claude Code
-// sends most run in place.
+// sequence to step. It reads the bytes after "ESC [" eight at a time, so
+// that the usual shapes (colours, at most two numbers, one DEC private
+// mode) are told apart at once, and runs the cursor moves Claude Code sends
+// most in place.
 func (s *screen) csiWhole(p []byte, i int) int {
 	if i+18 > len(p) || p[i+1] != '[' {
 		return s.csiOther(p, i)
@@ -429,11 +433,10 @@ func paramBytes(x uint64) int {
 // the number they write.
 func leadingDigits(x uint64) (n, value int) {
 	n = bits.TrailingZeros64(((x+lowBits*0x76)|x)&highBits) / 8
-	x <<= 8 * (8 - n) // the digits last, zeros before them (no digits: 0)
-	x = (x & 0x0f0f0f0f0f0f0f0f) * (10<<8 + 1) >> 8
-	x = (x & 0x00ff00ff00ff00ff) * (100<<16 + 1) >> 16
-	x = (x & 0x0000ffff0000ffff) * (10000<<32 + 1) >> 32
-	return n, int(x)
+	for k := range n {
+		value = value*10 + int(x>>(8*k)&0xff)
+	}
+	return n, value
 }
 
 // csiOther runs a CSI sequence of any shape, if p holds all of it, as
@@ -577,50 +580,62 @@ func (s *screen) skipLines(p []byte, i int) int {
 // wider than cols and so wrap (wide, len(t) if none). Once it has found one
 // it reads only rows more lines: end is then where it stopped.
 func plainLines(t []byte, cols, rows int) (end, wide int) {
-	wide = len(t)
 	// A character takes one column, a tab at most eight. width is at
 	// least the columns of the line being read, counting whole words.
-	start, width, after := 0, 0, 0
-	i := 0
+	start, width := 0, 0
+	i, n := 0, 8
+	var feed uint64
 	for ; i+8 <= len(t); i += 8 {
 		v := binary.LittleEndian.Uint64(t[i:])
-		// Exact in every byte below the first that is not allowed (a
-		// byte below 0x80 carries nothing into the next): v^c + 0x7f sets
-		// no high bit just where the byte is c, (v|0x80) - 0x20 none
-		// where it is a control character.
-		tab := ^(v ^ lowBits*'\t' + lowBits*0x7f) & highBits
-		feed := ^(v ^ lowBits*'\n' + lowBits*0x7f) & highBits
-		control := ^((v | highBits) - lowBits*0x20) & highBits // also 0x80..0x9f
-		n := 8
-		if bad := control&^(tab|feed) | (v+lowBits|v)&highBits; bad != 0 {
-			n = bits.TrailingZeros64(bad) / 8
-			keep := uint64(1)<<(8*n) - 1
-			tab, feed = tab&keep, feed&keep
+		if nonPrintable(v) == 0 {
+			width += 8 // eight characters, most words of text
+			continue
 		}
+		var tab uint64
+		tab, feed, n = plainWord(v)
 		cells := n + 7*countHigh(tab)
 		if feed == 0 {
 			width += cells
+		} else if width+cells > cols {
+			break
 		} else {
-			switch {
-			case wide < len(t):
-				after += countHigh(feed)
-			case width+cells > cols:
-				wide = start // the line that ends in this word
-				after = countHigh(feed) - 1
-			}
-			if wide < len(t) && after >= rows {
-				return i + n, wide
-			}
 			// The lines after the first line feed of the word are
 			// shorter than eight bytes: none is wide.
 			start = i + (63-bits.LeadingZeros64(feed))/8 + 1
 			width = cells
 		}
 		if n < 8 {
-			return i + n, wide
+			return i + n, len(t)
 		}
 	}
-	return i, wide
+	if i+8 > len(t) {
+		return i, len(t)
+	}
+	// The line from start, which ends in this word, may wrap.
+	for after := countHigh(feed) - 1; after < rows && n == 8; after += countHigh(feed) {
+		if i += 8; i+8 > len(t) {
+			return i, start
+		}
+		_, feed, n = plainWord(binary.LittleEndian.Uint64(t[i:]))
+	}
+	return i + n, start
+}
+
+// plainWord returns how many bytes of v, in memory order, come before the
+// first that is not printable ASCII, a tab or a line feed, and which of
+// those n are tabs and line feeds (high bits set).
+func plainWord(v uint64) (tab, feed uint64, n int) {
+	// Exact in every byte below the first that is not allowed (a byte
+	// below 0x80 carries nothing into the next): v^c + 0x7f sets no high
+	// bit just where the byte is c, (v|0x80) - 0x20 none where it is a
+	// control character.
+	tab = ^(v ^ lowBits*'\t' + lowBits*0x7f) & highBits
+	feed = ^(v ^ lowBits*'\n' + lowBits*0x7f) & highBits
+	control := ^((v | highBits) - lowBits*0x20) & highBits // also 0x80..0x9f
+	bad := control&^(tab|feed) | (v+lowBits|v)&highBits
+	n = bits.TrailingZeros64(bad) / 8 // 8 if none
+	keep := uint64(1)<<(8*n) - 1
+	return tab & keep, feed & keep, n
 }
 
 // countHigh returns how many bytes of m have their high bit set, m having
