@@ -171,9 +171,10 @@ func newDetector(plain bool) *Detector {
 	d.scr.newlineIsCR = plain
 	if plain {
 		d.scr.onLineFeed = d.plainLine
+		d.scr.quiet = quietText
 	} else {
 		d.scr.onClear = func(r int) {
-			d.scr.dirty[r] = false
+			d.scr.meta[r].dirty = false
 			d.checkRow(r)
 		}
 		d.scr.onHome = func() {
@@ -296,14 +297,14 @@ func (d *Detector) scanDirty(holdCursorRow bool) {
 	}
 	defer func() { d.heldRow = -1 }()
 	for r := lo; r <= hi && r < s.rows; r++ {
-		if !s.dirty[r] {
+		if !s.meta[r].dirty {
 			continue
 		}
 		if holdCursorRow && r == s.y {
 			s.dirtyLo, s.dirtyHi = r, r
 			continue
 		}
-		s.dirty[r] = false
+		s.meta[r].dirty = false
 		d.checkRow(r)
 	}
 }
@@ -312,7 +313,8 @@ func (d *Detector) scanDirty(holdCursorRow bool) {
 func (d *Detector) checkRow(r int) {
 	s := d.scr
 	row := s.lines[r]
-	if bytes.Contains(row, wordAttempt) {
+	attempt, resend := d.rowWords(r)
+	if attempt {
 		d.progressAt(r)
 	} else if r > 0 && r-1 != d.heldRow && startsWithDigit(row) && bytes.Contains(s.lines[r-1], wordAttempt) {
 		// "attempt" at the end of the row above, "3/10" wrapped here.
@@ -324,9 +326,30 @@ func (d *Detector) checkRow(r int) {
 		d.goneFrame = d.frame
 		d.armed = true
 	}
-	if bytes.Contains(row, wordResend) {
+	if resend {
 		d.hintAt(r)
 	}
+}
+
+// rowWords reports whether row r holds wordAttempt and wordResend. The rows
+// a frame touches are read at every frame, so unless the row held a word
+// when last read, it searches only the columns that may have changed since,
+// widened by a word's length: a word that was not there then includes one
+// of them.
+func (d *Detector) rowWords(r int) (attempt, resend bool) {
+	s := d.scr
+	m := &s.meta[r]
+	lo, hi := 0, s.cols
+	if !m.words {
+		const reach = len("ttempt") - 1 // the longer word
+		lo, hi = max(int(m.lo)-reach, 0), min(int(m.hi)+reach, s.cols)
+	}
+	if lo < hi {
+		attempt, resend = anchors(s.lines[r][lo:hi])
+	}
+	m.words = attempt || resend
+	m.lo, m.hi = blankRow.lo, blankRow.hi
+	return attempt, resend
 }
 
 func startsWithDigit(row []byte) bool {
@@ -445,16 +468,50 @@ func (d *Detector) final(kind Kind, capN int) {
 	d.emit(d.cur)
 }
 
+// quietText returns the offset of the first ':' in text that follows
+// "APIError" once blanks (spaces and tabs) are removed, or len(text). text
+// is whole lines of printable ASCII and tabs, each drawn from the start of
+// a blank row: then its cells hold its characters in order with blanks
+// between, and plainLine, which needs "APIError:" in them once blanks are
+// removed, finds nothing in the lines before that colon.
+func quietText(text []byte) int {
+	for i := 0; ; i++ {
+		k := bytes.IndexByte(text[i:], ':')
+		if k < 0 {
+			return len(text)
+		}
+		if i += k; endsSqueezed(text[:i], sqAPIError[:len(sqAPIError)-1]) {
+			return i
+		}
+	}
+}
+
+// endsSqueezed reports whether t ends with w once spaces and tabs are
+// removed.
+func endsSqueezed(t, w []byte) bool {
+	j := len(t)
+	for k := len(w) - 1; k >= 0; k-- {
+		for j > 0 && (t[j-1] == ' ' || t[j-1] == '\t') {
+			j--
+		}
+		if j == 0 || t[j-1] != w[k] {
+			return false
+		}
+		j--
+	}
+	return true
+}
+
 // plainLine checks the logical line (rows joined by autowrap) that ends at
 // row r of plain output.
 func (d *Detector) plainLine(r int) {
 	s := d.scr
 	from := r
-	for from > 0 && s.wrapped[from-1] {
+	for from > 0 && s.meta[from-1].wrapped {
 		from--
 	}
 	for k := from; k <= r; k++ {
-		s.dirty[k] = false
+		s.meta[k].dirty = false
 	}
 	s.recomputeDirtyRange()
 	if from == r && !bytes.Contains(s.lines[r], wordRror) {

@@ -387,7 +387,7 @@ func TestScreenSplitInvariance(t *testing.T) {
 		"\x1b[10G", "\x1b[5;7H", "\x1b[H", "\x1b[K", "\x1b[1K", "\x1b[2J", "\x1b[J", "\x1b[31m", "\x1b[38;5;174m", "\x1b[2L",
 		"\x1b[M", "\x1b[3P", "\x1b[2@", "\x1b[4X", "\x1b[2S", "\x1b[T", "\x1b[3;8r", "\x1b[r", "\x1b7", "\x1b8", "\x1bM",
 		"\x1b]0;title\x07", "\x1b]8;;u\x1b\\", "\x1b[?7l", "\x1b[?7h", "\x1b[?1049h", "\x1b[?1049l", "\x1b(B", "\x1b[3b",
-		strings.Repeat("abcdefghij", 9), "\xff", "\xe2\x94", "\x80"}
+		strings.Repeat("abcdefghij", 9), "\xff", "\xe2\x94", "\x80", "\x1b[?h", "\xe0\x82\xa0", "\xe0\x8c\x80"}
 	rng := rand.New(rand.NewPCG(7, 7))
 	for iter := range 300 {
 		var b strings.Builder
@@ -447,6 +447,10 @@ func TestScreen(t *testing.T) {
 		{"alternate screen", "abc\x1b[?1049hX\x1b[?1049lY", []string{"   Y", "", "", "", "cursor 0,4"}},
 		{"strings and charsets skipped", "a\x1b]0;t\x07b\x1bPq#\x1b\\c\x1b(Bd\x1b%Ge", []string{"abcde", "", "", "", "cursor 0,5"}},
 		{"malformed utf-8", "a\xe2\x94b\xffc", []string{"a▪b▪c", "", "", "", "cursor 0,5"}},
+		// Overlong forms of no-break space and a combining mark: one
+		// replacement character each, as the decoder reads them.
+		{"overlong utf-8", "a\xe0\x82\xa0b\xe0\x8c\x80c", []string{"a▪b▪c", "", "", "", "cursor 0,5"}},
+		{"private mode without a number", "\x1b[?1049lab\x1b[?h", []string{"ab", "", "", "", "cursor 0,2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,23 +39,39 @@
 // where the screen sees 12 of 12, and it glues rewritten cells into
 // counters such as "attempt 1/3221429", which would make an early offer on
 // "attempt 3 of N" fire at random. Nor can it tell an old error redrawn in
-// place from a new one. So the detector keeps a minimal
-// terminal emulator: one byte per cell, fixed size (at most 1024×512),
-// nothing allocated after New and Resize, and reads the rows that changed
-// once per frame (Claude Code starts each frame from cursor-home) and at the
-// end of each write.
+// place from a new one. So the detector keeps a minimal terminal emulator:
+// one byte per cell, fixed size (at most 1024×512), nothing allocated after
+// New and Resize, and reads the rows that changed, where they changed, once
+// per frame (Claude Code starts each frame from cursor-home) and at the end
+// of each write.
 //
-// Speed, in CPU cycles per byte of input (perf stat -e cycles on the
-// benchmarks, so independent of the load of the shared test machine): 1.9
-// on bulk text (BenchmarkDetectorBulkText: 8 MiB of Go source in 32 KiB
-// writes), because text that scrolls off the screen within one write is
-// skipped exactly, never drawn; 21 on the recorded TUI output
-// (BenchmarkDetectorRecorded), which is 44% escape sequences (one CSI every
-// 12 bytes) that must each be interpreted to know where the next character
-// lands. At this machine's 2.25 GHz that is about 1.2 GB/s and 107 MB/s;
-// the byte-at-a-time normaliser runs at 21 and 16 cycles per byte. Claude
-// Code's TUI writes kilobytes per second, so the cost there is far below a
-// thousandth of a core; bulk output is where throughput matters.
+// Speed, measured with perf stat on the benchmarks (cycles and
+// instructions of N iterations minus one, so setup does not count), on a
+// two-core VM shared with other work: its load moves cycles per byte by
+// half, so these are medians of ten interleaved runs, with instructions
+// per byte, which the load does not change.
+//
+//   - Bulk text (BenchmarkDetectorBulkText: 8 MiB of Go source in 32 KiB
+//     writes): 1.2–1.4 cycles (2.4 instructions) per byte, about 1.7 GB/s
+//     at 2.25 GHz. Text that scrolls off the screen within one write is
+//     skipped exactly, never drawn.
+//   - Plain output (BenchmarkDetectorPlain, NewPlain on the same source
+//     with LF line ends): 4.8–5.0 cycles (10.4 instructions), about
+//     460 MB/s. Lines that fit in a row and cannot hold "API Error:" are
+//     skipped the same way (skipLines); what remains is reading each byte,
+//     eight at a time, to know that, and finding the colons.
+//   - Claude Code's TUI output (BenchmarkDetectorRecorded: the recordings,
+//     80×30, 4 KiB writes): 14–15 cycles (34 instructions), about
+//     155 MB/s. 44% of it is escape sequences, one CSI every 12 bytes,
+//     each of which must be run to know where the next character lands,
+//     and the rows each frame changed are read, where they changed, at
+//     every cursor-home: about 13,000 sequences, characters and runs of
+//     text in 68 KB, at some 70 cycles each, reading included.
+//
+// The byte-at-a-time normaliser of the tests takes 26 and 32 instructions
+// per byte on the recordings and on bulk text. Claude Code's TUI writes
+// kilobytes per second, so the cost there is far below a thousandth of a
+// core; bulk output is where throughput matters.
 //
 // # What makes an incident
 //

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,7 +16,7 @@ func checkBounds(t *testing.T, d *Detector, cols, rows int) {
 	t.Helper()
 	s := d.scr
 	if s.cols != cols || s.rows != rows || len(s.lines) != rows || len(s.ringLines) != 2*rows ||
-		len(s.dirty) != rows || len(s.wrapped) != rows || len(s.blank) != cols {
+		len(s.meta) != rows || len(s.ringMeta) != 2*rows || len(s.blank) != cols {
 		t.Fatalf("screen is %dx%d with %d lines, %d ring rows; want %dx%d", s.cols, s.rows, len(s.lines), len(s.ringLines), cols, rows)
 	}
 	for r, line := range s.lines {
@@ -47,6 +49,11 @@ func FuzzDetector(f *testing.F) {
 		f.Add(data, uint16(80), uint16(30), uint16(len(data)/2))
 	}
 	f.Add([]byte("\x1b[5;3r\x1b[2S\x1b[?1049h日本\x1b[Kx\x1b]0;t\x07\r\n"), uint16(3), uint16(2), uint16(5))
+	var plain []byte
+	for i, line := range plainPieces {
+		plain = append(plain, strings.Repeat(line, 1+i%3)...)
+	}
+	f.Add(plain, uint16(80), uint16(30), uint16(len(plain)/3))
 	f.Fuzz(func(t *testing.T, data []byte, cols, rows, cut uint16) {
 		c := 1 + int(cols)%300
 		r := 1 + int(rows)%100
@@ -71,11 +78,32 @@ func FuzzDetector(f *testing.F) {
 			t.Fatalf("screen depends on the writes (-byte by byte +whole):\n%s", diff)
 		}
 
-		p := NewPlain()
+		// What the detector reads of each row where it changed is what
+		// the whole row holds.
+		for r := range d.scr.rows {
+			attempt, resend := d.rowWords(r)
+			if wa, wr := anchors(d.scr.lines[r]); attempt != wa || resend != wr {
+				t.Fatalf("row %d %q: rowWords says %v, %v; the row holds %v, %v", r, d.scr.text(r), attempt, resend, wa, wr)
+			}
+		}
+
+		// Plain output read in two writes, which may skip lines, and a
+		// byte at a time, which never does, must read the same.
+		p, ref := NewPlain(), NewPlain()
 		p.Write(data[:k])
 		p.Write(data[k:])
 		p.Flush()
+		for i := range data {
+			ref.Write(data[i : i+1])
+		}
+		ref.Flush()
 		checkBounds(t, p, plainCols, plainRows)
+		if diff := cmp.Diff(drain(ref), drain(p)); diff != "" {
+			t.Fatalf("plain incidents depend on the writes (-byte by byte +two writes):\n%s", diff)
+		}
+		if diff := cmp.Diff(plainState(ref.scr), plainState(p.scr)); diff != "" {
+			t.Fatalf("plain screen depends on the writes (-byte by byte +two writes):\n%s", diff)
+		}
 	})
 }
 
@@ -87,8 +115,10 @@ func TestWriteDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	bulk := goSource(t, 1<<20)
+	lines := bytes.ReplaceAll(bulk, []byte("\r\n"), []byte("\n"))
 	d := New()
 	d.Resize(80, 30)
+	p := NewPlain()
 	allocs := testing.AllocsPerRun(20, func() {
 		for i := 0; i < len(data); i += 100 {
 			d.Write(data[i:min(i+100, len(data))])
@@ -98,6 +128,7 @@ func TestWriteDoesNotAllocate(t *testing.T) {
 			}
 		}
 		d.Write(bulk)
+		p.Write(lines)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per run of %d bytes, want 0", allocs, len(data)+len(bulk))

@@ -1,6 +1,10 @@
 package detect
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // The words the detector looks for, as they read once blanks are removed:
 // the TUI wraps and pads with cursor jumps, so spaces are unreliable and
@@ -25,6 +29,48 @@ var (
 	sqExceededThe  = []byte("exceededthe")
 	sqOutputTokenM = []byte("outputtokenmaximum")
 )
+
+// anchors reports whether row holds wordAttempt and wordResend. The
+// detector asks it of every row a frame touched, so it tests eight places at
+// a time for a pair of letters that every occurrence has ("mp" of
+// "ttempt", "s?n" of "esend", rare elsewhere) and confirms only those hits.
+func anchors(row []byte) (attempt, resend bool) {
+	text := row
+	if len(row) < 10 {
+		var pad [10]byte // zeros: no letter of a pair
+		copy(pad[:], row)
+		text = pad[:]
+	}
+	// Pairs starting at i..i+7 are tested; no word ends in the last two
+	// columns with its pair starting there, so the words need pairs at
+	// 0..n-3, and the last round overlaps the one before.
+	n := len(text)
+	for i := 0; i < n-2; i += 8 {
+		i = min(i, n-10)
+		v0 := binary.LittleEndian.Uint64(text[i:])
+		v1 := binary.LittleEndian.Uint64(text[i+1:])
+		v2 := binary.LittleEndian.Uint64(text[i+2:])
+		hits := (byteIs(v0, 'm')&byteIs(v1, 'p') | byteIs(v0, 's')&byteIs(v2, 'n')) & highBits
+		for ; hits != 0; hits &= hits - 1 {
+			at := i + bits.TrailingZeros64(hits)/8
+			attempt = attempt || at >= 3 && bytes.HasPrefix(row[at-3:], wordAttempt)
+			resend = resend || at >= 1 && bytes.HasPrefix(row[at-1:], wordResend)
+		}
+	}
+	return attempt, resend
+}
+
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// byteIs sets the high bit of each byte of v that equals c, and possibly of
+// some other bytes (above one that equals c): a filter, never a miss.
+func byteIs(v uint64, c byte) uint64 {
+	t := v ^ lowBits*uint64(c)
+	return (t - lowBits) &^ t
+}
 
 // squeeze appends the cells of row without blanks to dst.
 func squeeze(dst, row []byte) []byte {

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -43,20 +44,18 @@ const (
 // on resize.
 type screen struct {
 	cols, rows int
-	lines      [][]byte // rows × cols cells: a window on ringLines
-	dirty      []bool   // row written since last scanned
-	wrapped    []bool   // row continued onto the next one by autowrap
-	blank      []byte   // cols blanks, to erase with copy
+	lines      [][]byte   // rows × cols cells: a window on ringLines
+	meta       []rowState // the rows' state: a window on ringMeta
+	blank      []byte     // cols blanks, to erase with copy
 
 	// The rows live in rings twice the screen's height so that scrolling
 	// the whole screen, the common case in bulk output, moves a window
 	// instead of every row.
-	ringLines   [][]byte
-	ringDirty   []bool
-	ringWrapped []bool
-	base        int
-	dirtyLo     int // smallest dirty row, rows if none
-	dirtyHi     int // largest dirty row, -1 if none
+	ringLines [][]byte
+	ringMeta  []rowState
+	base      int
+	dirtyLo   int // smallest dirty row, rows if none
+	dirtyHi   int // largest dirty row, -1 if none
 
 	x, y        int
 	wrapPending bool // cursor sits past the last column (xterm's "wrapnext")
@@ -64,13 +63,18 @@ type screen struct {
 	top, bot    int // scroll region, inclusive
 	savedX      int
 	savedY      int
-	lastPrinted byte // for REP
-	newlineIsCR bool // plain (pipe) output: LF also returns the carriage
-	scrolled    int64
-	watchRow    int // see erase; -1 for none
+	lastPrinted byte  // for REP
+	newlineIsCR bool  // plain (pipe) output: LF also returns the carriage
+	scrolled    int64 // rows scrolled off the top
+	watchRow    int   // see erase; -1 for none
 	onClear     func(row int)
 	onHome      func()
-	onLineFeed  func(row int)
+	// onLineFeed, set for plain output, reads each line as its line
+	// feed arrives; quiet then tells skipLines how far into text, whole
+	// lines of printable ASCII and tabs that each fit in a row, it would
+	// find nothing in them, were they drawn from the start of blank rows.
+	onLineFeed func(row int)
+	quiet      func(text []byte) int
 	// endedMidFrame: the last write ended inside a sequence, or while
 	// the cursor's row was being drawn: after text, or a move along the
 	// row. A renderer leaves a row finished with a move to another row
@@ -79,7 +83,7 @@ type screen struct {
 	// drawn.
 	endedMidFrame bool
 	parked        bool // the last move was to another row
-	noSkipBefore  int  // skipScrolled already failed on p up to here
+	noSkipBefore  int  // skipping lines already failed on p up to here
 
 	st      int
 	params  [maxParams]int
@@ -90,6 +94,23 @@ type screen struct {
 	nutf    int
 	needUTF int
 }
+
+// rowState is what the screen knows about a row besides its cells.
+type rowState struct {
+	blank   bool // holds only blanks (false if unknown)
+	dirty   bool // written since the detector last read it
+	wrapped bool // continued onto the next row by autowrap
+	// The detector reads a row's words from its columns that changed
+	// (see Detector.rowWords): lo..hi-1 bounds the columns where ASCII
+	// was written, or cells moved, since it last looked (none if lo >=
+	// hi), and words is what it noted then. Nothing else can make a word:
+	// erasing writes blanks, other characters a placeholder.
+	words  bool
+	lo, hi int16
+}
+
+// blankRow is the state of a row that was cleared and not written since.
+var blankRow = rowState{blank: true, lo: maxCols}
 
 func newScreen(cols, rows int) *screen {
 	s := &screen{watchRow: -1}
@@ -117,21 +138,22 @@ func (s *screen) resize(cols, rows int) {
 		copy(cells[i:], cells[:i])
 	}
 	ring := make([][]byte, 2*rows)
+	meta := make([]rowState, 2*rows)
 	for r := range rows {
 		ring[r] = cells[r*cols : (r+1)*cols : (r+1)*cols]
+		meta[r] = blankRow
 		if r < len(s.lines) {
 			copy(ring[r], s.lines[r])
+			meta[r] = rowState{hi: int16(cols)} // read it all again
 		}
 	}
 	s.blank = make([]byte, cols)
 	copy(s.blank, cells[:cols])
 	s.ringLines = ring
-	s.ringDirty = make([]bool, 2*rows)
-	s.ringWrapped = make([]bool, 2*rows)
+	s.ringMeta = meta
 	s.base = 0
 	s.lines = ring[:rows]
-	s.dirty = s.ringDirty[:rows]
-	s.wrapped = s.ringWrapped[:rows]
+	s.meta = meta[:rows]
 	s.cols, s.rows = cols, rows
 	s.dirtyLo, s.dirtyHi = rows, -1
 	s.top, s.bot = 0, rows-1
@@ -145,9 +167,7 @@ func (s *screen) resize(cols, rows int) {
 // reset clears the screen and parser as a fresh terminal would be.
 func (s *screen) reset() {
 	for r := range s.lines {
-		s.clearCells(r, 0, s.cols)
-		s.dirty[r] = false
-		s.wrapped[r] = false
+		s.clearRow(r)
 	}
 	s.dirtyLo, s.dirtyHi = s.rows, -1
 	s.x, s.y, s.savedX, s.savedY = 0, 0, 0, 0
@@ -158,10 +178,36 @@ func (s *screen) reset() {
 }
 
 func (s *screen) markDirty(r int) {
-	if !s.dirty[r] {
-		s.dirty[r] = true
+	if m := &s.meta[r]; !m.dirty {
+		m.dirty = true
+		m.blank = false // see clearRow
 		s.dirtyLo = min(s.dirtyLo, r)
 		s.dirtyHi = max(s.dirtyHi, r)
+	}
+}
+
+// markText marks row r dirty and columns from..to-1 as holding new ASCII.
+func (s *screen) markText(r, from, to int) {
+	s.moved(r, from, to)
+	s.markDirty(r)
+}
+
+// moved notes that columns from..to-1 of row r may hold ASCII they did not
+// hold before.
+func (s *screen) moved(r, from, to int) {
+	m := &s.meta[r]
+	m.lo = min(m.lo, int16(from))
+	m.hi = max(m.hi, int16(to))
+}
+
+// clearRow blanks row r and forgets its state. The dirty range is the
+// caller's to keep. A row cleared and not marked dirty since (every write of
+// a character does) is left as it is: screens are cleared often, and
+// mostly already blank.
+func (s *screen) clearRow(r int) {
+	if s.meta[r] != blankRow {
+		copy(s.lines[r], s.blank)
+		s.meta[r] = blankRow
 	}
 }
 
@@ -182,22 +228,21 @@ func (s *screen) erase(r, from, to int) {
 	}
 }
 
-// printableRun returns how many leading bytes of p are printable ASCII
-// (0x20..0x7e). It looks at eight bytes at a time: most terminal output is
-// runs of plain text between short escape sequences.
+// nonPrintable sets the high bit of each byte of v that is not printable
+// ASCII (0x20..0x7e). The lowest one set is exact; a borrow or carry from it
+// may set some above.
+func nonPrintable(v uint64) uint64 {
+	return ((v-lowBits*0x20)&^v | (v + lowBits) | v) & highBits
+}
+
+// printableRun returns how many leading bytes of p are printable ASCII. It
+// looks at eight bytes at a time: most terminal output is runs of plain text
+// between short escape sequences.
 func printableRun(p []byte) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
 	i := 0
 	for ; i+8 <= len(p); i += 8 {
-		v := binary.LittleEndian.Uint64(p[i:])
-		// A byte below 0x20 (hasless) or above 0x7e (hasmore); both
-		// tests are exact as booleans for the whole word.
-		bad := ((v - ones*0x20) &^ v) | ((v + ones*1) | v)
-		if bad&highs != 0 {
-			break
+		if bad := nonPrintable(binary.LittleEndian.Uint64(p[i:])); bad != 0 {
+			return i + bits.TrailingZeros64(bad)/8
 		}
 	}
 	for ; i < len(p); i++ {
@@ -220,37 +265,36 @@ func (s *screen) write(p []byte) {
 	for i < len(p) {
 		c := p[i]
 		switch {
-		case c >= 0x20 && c < 0x7f:
-			n := printableRun(p[i:])
-			s.putASCII(p[i : i+n])
-			i += n
-			continue
-		case c == 0x1b && i+1 < len(p) && p[i+1] == '[':
-			j := i + 2
-			for j < len(p) && p[j] >= 0x20 && p[j] < 0x40 {
-				j++
-			}
-			if j < len(p) && p[j] >= 0x40 && p[j] <= 0x7e {
-				if p[j] != 'm' && !s.cursorMove(p[i+2:j], p[j]) { // SGR, the most common, moves nothing
-					s.csiBytes(p[i+2:j], p[j])
-				}
-				i = j + 1
+		case c == 0x1b:
+			if j := s.csiWhole(p, i); j > i {
+				i = j
 				continue
 			}
-		case c >= 0xe0 && c < 0xf0 && i+2 < len(p) && p[i+1]&0xc0 == 0x80 && p[i+2]&0xc0 == 0x80:
+		case c == '\r': // as control does; Claude Code ends most rows with it
+			s.x, s.wrapPending, s.parked = 0, false, false
+			i++
+			continue
+		case c >= 0x20 && c < 0x7f:
+			i = s.putText(p, i)
+			continue
+		case c >= 0xe0 && c < 0xf0 && i+2 < len(p) && p[i+1]&0xc0 == 0x80 && p[i+2]&0xc0 == 0x80 && (c > 0xe0 || p[i+1] >= 0xa0):
 			// Three-byte characters: box drawing, "…", "❯", spinners.
+			// (An overlong form, E0 below A0, is malformed: step shows
+			// it as the decoder does.)
 			r := rune(c&0x0f)<<12 | rune(p[i+1]&0x3f)<<6 | rune(p[i+2]&0x3f)
-			s.putRune(r)
 			i += 3
+			if !narrowSymbol(r) {
+				s.putRune(r)
+				continue
+			}
+			s.putNarrow()
 			// A rule drawn with one character: fill cells directly while
-			// the same narrow character repeats on the same row.
-			if r != '…' && runeWidth(r) == 1 {
-				row := s.lines[s.y]
-				for i+2 < len(p) && p[i] == c && p[i+1] == p[i-2] && p[i+2] == p[i-1] && !s.wrapPending && s.x < s.cols-1 {
-					row[s.x] = cellOther
-					s.x++
-					i += 3
-				}
+			// the same character repeats on the same row.
+			row := s.lines[s.y]
+			for i+2 < len(p) && p[i] == c && p[i+1] == p[i-2] && p[i+2] == p[i-1] && !s.wrapPending && s.x < s.cols-1 {
+				row[s.x] = cellOther
+				s.x++
+				i += 3
 			}
 			continue
 		case c >= 0xc0 && c < 0xf8:
@@ -261,7 +305,11 @@ func (s *screen) write(p []byte) {
 			}
 		case c == '\n' && i >= s.noSkipBefore:
 			i = s.step(p, i)
-			i = s.skipScrolled(p, i)
+			if s.onLineFeed != nil {
+				i = s.skipLines(p, i)
+			} else {
+				i = s.skipScrolled(p, i)
+			}
 			continue
 		}
 		i = s.step(p, i)
@@ -273,55 +321,148 @@ func (s *screen) write(p []byte) {
 	s.endedMidFrame = s.st != stGround || !s.parked
 }
 
-// cursorMove runs the cursor movements Claude Code sends most (CUF, CUD,
-// CHA, CUP with plain decimal parameters) without the general parameter
-// parser, and reports whether it did.
-func (s *screen) cursorMove(b []byte, final byte) bool {
-	var n [2]int
-	k := 0
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if n[k] < 100000 {
-				n[k] = n[k]*10 + int(c-'0')
-			}
-		case c == ';' && k == 0:
-			k = 1
-		default:
-			return false
+// putText writes the run of printable ASCII that starts at p[i] and returns
+// where it ends. A run shorter than eight bytes that ends before the last
+// column, the usual one between escape sequences, is merged into the row
+// with one load and one store.
+func (s *screen) putText(p []byte, i int) int {
+	if i+8 <= len(p) && s.x+8 <= s.cols && !s.wrapPending {
+		v := binary.LittleEndian.Uint64(p[i:])
+		if bad := nonPrintable(v); bad != 0 {
+			n := bits.TrailingZeros64(bad) / 8 // at least 1: p[i] is printable
+			cells := s.lines[s.y][s.x:]
+			keep := ^uint64(0) << (8 * n)
+			binary.LittleEndian.PutUint64(cells, binary.LittleEndian.Uint64(cells)&keep|v&^keep)
+			s.markText(s.y, s.x, s.x+n)
+			s.x += n
+			s.lastPrinted = p[i+n-1]
+			s.parked = false
+			return i + n
 		}
 	}
-	a := max(n[0], 1)
+	n := printableRun(p[i:])
+	s.putASCII(p[i : i+n])
+	return i + n
+}
+
+// csiWhole runs the CSI sequence starting at p[i] (an ESC) if p holds all
+// of it, and returns where it ends; else it returns i and leaves the
+// sequence to step. It reads the bytes after "ESC [" eight at a time, so
+// that the usual shapes (colours, at most two numbers, one DEC private
+// mode) are told apart at once, and runs the cursor moves Claude Code sends
+// most in place.
+func (s *screen) csiWhole(p []byte, i int) int {
+	if i+18 > len(p) || p[i+1] != '[' {
+		return s.csiOther(p, i)
+	}
+	x := binary.LittleEndian.Uint64(p[i+2:]) ^ lowBits*'0'
+	n := paramBytes(x)
+	if n == 8 {
+		// Colours such as "38;5;174m" take more.
+		if n += paramBytes(binary.LittleEndian.Uint64(p[i+10:]) ^ lowBits*'0'); n == 16 {
+			return s.csiOther(p, i)
+		}
+	}
+	j := i + 2 + n // the final byte, if this is one
+	final := p[j]
+	switch {
+	case final == 'm':
+		return j + 1 // colours (SGR) move nothing
+	case n > 7 || final < 0x40 || final > 0x7e:
+		return s.csiOther(p, i) // intermediate bytes, or a control inside
+	}
+	k, a := leadingDigits(x)
+	b, two := 0, false
+	switch {
+	case k == n:
+	case p[i+2+k] == ';':
+		var k2 int
+		k2, b = leadingDigits(x >> (8 * (k + 1)))
+		if k+1+k2 != n {
+			return s.csiOther(p, i)
+		}
+		two = true
+	case k == 0 && p[i+2] == '?' && (final == 'h' || final == 'l'):
+		if k, a = leadingDigits(x >> 8); k+1 != n {
+			return s.csiOther(p, i)
+		}
+		s.decMode(a, final == 'h')
+		return j + 1
+	default:
+		return s.csiOther(p, i)
+	}
+	if k > 5 || two && n-k-1 > 5 {
+		return s.csiOther(p, i) // numbers that csiBytes caps
+	}
 	switch final {
+	case 'G':
+		s.x = min(max(a, 1)-1, s.cols-1)
+		s.parked = false
 	case 'C':
-		s.x = min(s.x+a, s.cols-1)
+		s.x = min(s.x+max(a, 1), s.cols-1)
 		s.parked = false
 	case 'B':
-		s.y = min(s.y+a, s.rows-1)
+		s.y = min(s.y+max(a, 1), s.rows-1)
 		s.parked = true
-	case 'G':
-		s.x = min(a-1, s.cols-1)
-		s.parked = false
 	case 'H':
-		if a == 1 && n[1] <= 1 && s.onHome != nil {
+		if a <= 1 && b <= 1 && s.onHome != nil {
 			s.onHome() // see csi
 		}
-		s.y = min(a-1, s.rows-1)
-		s.x = min(max(n[1], 1)-1, s.cols-1)
+		s.y = min(max(a, 1)-1, s.rows-1)
+		s.x = min(max(b, 1)-1, s.cols-1)
 		s.parked = true
-		s.wrapPending = false
-		return true
 	default:
-		return false
+		// Absent and zero parameters read the same (see param).
+		s.params[0], s.params[1], s.nparam = a, b, 2
+		s.private, s.inter = 0, 0
+		s.csi(final)
+		return j + 1
 	}
 	s.wrapPending = false
-	return true
+	return j + 1
+}
+
+// paramBytes returns how many of the bytes of x, in memory order, are CSI
+// parameter bytes (0x30..0x3f), x being the text xor '0' in each byte.
+func paramBytes(x uint64) int {
+	return bits.TrailingZeros64(((x+lowBits*0x70)|x)&highBits) / 8
+}
+
+// leadingDigits returns how many of the bytes of x, in memory order, are
+// decimal digits (x is the text xor '0' in each byte, as in csiWhole) and
+// the number they write.
+func leadingDigits(x uint64) (n, value int) {
+	n = bits.TrailingZeros64(((x+lowBits*0x76)|x)&highBits) / 8
+	for k := range n {
+		value = value*10 + int(x>>(8*k)&0xff)
+	}
+	return n, value
+}
+
+// csiOther runs a CSI sequence of any shape, if p holds all of it, as
+// csiWhole does.
+func (s *screen) csiOther(p []byte, i int) int {
+	if i+1 == len(p) || p[i+1] != '[' {
+		return i
+	}
+	j := i + 2
+	for j < len(p) && p[j] >= 0x20 && p[j] < 0x40 {
+		j++
+	}
+	if j == len(p) || p[j] < 0x40 || p[j] > 0x7e {
+		return i // incomplete, or a control byte inside: step runs it
+	}
+	if p[j] != 'm' {
+		s.csiBytes(p[i+2:j], p[j])
+	}
+	return j + 1
 }
 
 // csiBytes runs a complete CSI sequence: parameter and intermediate bytes,
 // then its final byte.
 func (s *screen) csiBytes(b []byte, final byte) {
 	s.nparam, s.private, s.inter = 0, 0, 0
+	s.params[0] = 0 // as escape does: "CSI ? h" is mode 0, not the last one set
 	v, have := 0, false
 	for _, c := range b {
 		switch {
@@ -359,7 +500,7 @@ func (s *screen) csiBytes(b []byte, final byte) {
 // where to go on; when the shortcut does not apply, it notes the end of the
 // segment so it is not tried again there.
 func (s *screen) skipScrolled(p []byte, i int) int {
-	if s.x != 0 || s.wrapPending || s.y != s.rows-1 || s.top != 0 || s.bot != s.rows-1 || s.onLineFeed != nil {
+	if s.x != 0 || s.wrapPending || s.y != s.rows-1 || s.top != 0 || s.bot != s.rows-1 {
 		return i
 	}
 	end := segmentEnd(p, i)
@@ -381,12 +522,128 @@ func (s *screen) skipScrolled(p []byte, i int) int {
 		return i
 	}
 	for r := range s.lines {
-		copy(s.lines[r], s.blank)
-		s.dirty[r] = false
-		s.wrapped[r] = false
+		s.clearRow(r)
 	}
 	s.dirtyLo, s.dirtyHi = s.rows, -1
 	return i + k + 1
+}
+
+// skipLines is skipScrolled for plain output, whose every line is read as
+// its line feed arrives. At i, right after a line feed, the cursor must be
+// at the start of a blank bottom row of a full-screen scroll region, as a
+// line feed that scrolled leaves it. Whole lines of printable ASCII and
+// tabs from there, drawn, would each scroll away once rows more lines
+// followed them, and those lines would draw the same screen whatever it
+// showed before. So a line that fits in a row and that the reader would
+// find nothing in (see quiet) need not be drawn while rows more lines
+// follow before anything else. skipLines counts the rows such lines would
+// have scrolled, notes their last character for REP, and returns where to
+// go on.
+func (s *screen) skipLines(p []byte, i int) int {
+	last := s.rows - 1
+	if s.x != 0 || s.wrapPending || s.y != last || s.top != 0 || s.bot != last || s.noAutowrap ||
+		s.meta[last] != blankRow || last > 0 && s.meta[last-1].wrapped {
+		return i
+	}
+	t := p[i:]
+	end, wide := plainLines(t, s.cols, s.rows)
+	if wide == len(t) {
+		s.noSkipBefore = i + end // no line feed before end can do better
+	}
+	// The last rows whole lines of the text are drawn, and a line that
+	// may wrap.
+	n := end
+	for range s.rows + 1 {
+		if n = bytes.LastIndexByte(t[:n], '\n'); n < 0 {
+			return i
+		}
+	}
+	n = min(n+1, wide)
+	if q := s.quiet(t[:n]); q < n {
+		n = bytes.LastIndexByte(t[:q], '\n') + 1 // the line the reader may want is drawn
+		s.noSkipBefore = 0
+	}
+	skip := t[:n]
+	s.scrolled += int64(bytes.Count(skip, []byte{'\n'}))
+	for j := len(skip) - 1; j >= 0; j-- {
+		if c := skip[j]; c != '\n' && c != '\t' {
+			s.lastPrinted = c
+			break
+		}
+	}
+	return i + n
+}
+
+// plainLines reads t, from the start of a line, eight bytes at a time up to
+// the first byte that is not printable ASCII, a tab or a line feed, or to
+// the last whole eight (end), and finds the first whole line that may be
+// wider than cols and so wrap (wide, len(t) if none). Once it has found one
+// it reads only rows more lines: end is then where it stopped.
+func plainLines(t []byte, cols, rows int) (end, wide int) {
+	// A character takes one column, a tab at most eight. width is at
+	// least the columns of the line being read, counting whole words.
+	start, width := 0, 0
+	i, n := 0, 8
+	var feed uint64
+	for ; i+8 <= len(t); i += 8 {
+		v := binary.LittleEndian.Uint64(t[i:])
+		if nonPrintable(v) == 0 {
+			width += 8 // eight characters, most words of text
+			continue
+		}
+		var tab uint64
+		tab, feed, n = plainWord(v)
+		cells := n + 7*countHigh(tab)
+		if feed == 0 {
+			width += cells
+		} else if width+cells > cols {
+			break
+		} else {
+			// The lines after the first line feed of the word are
+			// shorter than eight bytes: none is wide.
+			start = i + (63-bits.LeadingZeros64(feed))/8 + 1
+			width = cells
+		}
+		if n < 8 {
+			return i + n, len(t)
+		}
+	}
+	if i+8 > len(t) {
+		return i, len(t)
+	}
+	// The line from start, which ends in this word, may wrap.
+	for after := countHigh(feed) - 1; after < rows && n == 8; after += countHigh(feed) {
+		if i += 8; i+8 > len(t) {
+			return i, start
+		}
+		_, feed, n = plainWord(binary.LittleEndian.Uint64(t[i:]))
+	}
+	return i + n, start
+}
+
+// plainWord returns how many bytes of v, in memory order, come before the
+// first that is not printable ASCII, a tab or a line feed, and which of
+// those n are tabs and line feeds (high bits set).
+func plainWord(v uint64) (tab, feed uint64, n int) {
+	// Exact in every byte below the first that is not allowed (a byte
+	// below 0x80 carries nothing into the next): v^c + 0x7f sets no high
+	// bit just where the byte is c, (v|0x80) - 0x20 none where it is a
+	// control character.
+	tab = ^(v ^ lowBits*'\t' + lowBits*0x7f) & highBits
+	feed = ^(v ^ lowBits*'\n' + lowBits*0x7f) & highBits
+	control := ^((v | highBits) - lowBits*0x20) & highBits // also 0x80..0x9f
+	bad := control&^(tab|feed) | (v+lowBits|v)&highBits
+	n = bits.TrailingZeros64(bad) / 8 // 8 if none
+	keep := uint64(1)<<(8*n) - 1
+	return tab & keep, feed & keep, n
+}
+
+// countHigh returns how many bytes of m have their high bit set, m having
+// no other bits set. (bits.OnesCount64 would need a check for the POPCNT
+// instruction, and a call around which plainLines keeps nothing in
+// registers.)
+func countHigh(m uint64) int {
+	return int((m >> 7) * lowBits >> 56)
 }
 
 // segmentEnd returns the index of the first escape sequence at or after i
@@ -509,7 +766,7 @@ func (s *screen) putASCII(run []byte) {
 		}
 		row := s.lines[s.y]
 		n := copy(row[s.x:], run)
-		s.markDirty(s.y)
+		s.markText(s.y, s.x, s.x+n)
 		run = run[n:]
 		s.x += n
 		if s.x >= s.cols {
@@ -520,6 +777,28 @@ func (s *screen) putASCII(run []byte) {
 				}
 				return
 			}
+			s.wrapPending = true
+		}
+	}
+}
+
+// narrowSymbol reports whether r is in the block of symbols, arrows, box
+// drawing and dingbats that TUIs draw with (U+2065..U+2E7F), which all take
+// one column and read as cellOther (see runeWidth and putRune).
+func narrowSymbol(r rune) bool { return r >= 0x2065 && r < 0x2e80 }
+
+// putNarrow writes a narrowSymbol: putRune's work, without its choices.
+func (s *screen) putNarrow() {
+	s.parked = false
+	if s.wrapPending {
+		s.autowrap()
+	}
+	s.lines[s.y][s.x] = cellOther
+	s.markDirty(s.y)
+	s.lastPrinted = cellOther
+	if s.x++; s.x == s.cols {
+		s.x = s.cols - 1
+		if !s.noAutowrap {
 			s.wrapPending = true
 		}
 	}
@@ -560,7 +839,7 @@ func (s *screen) putRune(r rune) {
 
 func (s *screen) autowrap() {
 	s.wrapPending = false
-	s.wrapped[s.y] = true
+	s.meta[s.y].wrapped = true
 	s.x = 0
 	s.index()
 }
@@ -608,9 +887,7 @@ func (s *screen) scrollUp(top, bot, n int) {
 	}
 	s.rotate(top, bot, n)
 	for r := bot - n + 1; r <= bot; r++ {
-		s.dirty[r] = false
-		s.wrapped[r] = false
-		s.clearCells(r, 0, s.cols)
+		s.clearRow(r)
 	}
 	s.recomputeDirtyRange()
 }
@@ -621,8 +898,7 @@ func (s *screen) rotate(top, bot, n int) {
 	rev := func(a, b int) {
 		for ; a < b; a, b = a+1, b-1 {
 			s.lines[a], s.lines[b] = s.lines[b], s.lines[a]
-			s.dirty[a], s.dirty[b] = s.dirty[b], s.dirty[a]
-			s.wrapped[a], s.wrapped[b] = s.wrapped[b], s.wrapped[a]
+			s.meta[a], s.meta[b] = s.meta[b], s.meta[a]
 		}
 	}
 	rev(top, top+n-1)
@@ -633,22 +909,17 @@ func (s *screen) rotate(top, bot, n int) {
 // scrollFull scrolls the whole screen up one row by moving the window on
 // the rings; every rows scrolls the window is moved back to the start.
 func (s *screen) scrollFull() {
-	gone := s.lines[0]
+	gone, goneMeta := s.lines[0], s.meta[0]
 	if s.base+s.rows == len(s.ringLines) {
 		copy(s.ringLines, s.ringLines[s.base:])
-		copy(s.ringDirty, s.ringDirty[s.base:])
-		copy(s.ringWrapped, s.ringWrapped[s.base:])
+		copy(s.ringMeta, s.ringMeta[s.base:])
 		s.base = 0
 	}
 	s.base++
 	s.lines = s.ringLines[s.base : s.base+s.rows]
-	s.dirty = s.ringDirty[s.base : s.base+s.rows]
-	s.wrapped = s.ringWrapped[s.base : s.base+s.rows]
-	last := s.rows - 1
-	s.lines[last] = gone
-	s.dirty[last] = false
-	s.wrapped[last] = false
-	copy(gone, s.blank)
+	s.meta = s.ringMeta[s.base : s.base+s.rows]
+	s.lines[s.rows-1], s.meta[s.rows-1] = gone, goneMeta
+	s.clearRow(s.rows - 1)
 }
 
 func (s *screen) scrollDown(top, bot, n int) {
@@ -658,17 +929,15 @@ func (s *screen) scrollDown(top, bot, n int) {
 	n = min(n, bot-top+1)
 	s.rotate(top, bot, bot-top+1-n)
 	for r := top; r < top+n; r++ {
-		s.dirty[r] = false
-		s.wrapped[r] = false
-		s.clearCells(r, 0, s.cols)
+		s.clearRow(r)
 	}
 	s.recomputeDirtyRange()
 }
 
 func (s *screen) recomputeDirtyRange() {
 	s.dirtyLo, s.dirtyHi = s.rows, -1
-	for r, d := range s.dirty {
-		if d {
+	for r, m := range s.meta {
+		if m.dirty {
 			s.dirtyLo = min(s.dirtyLo, r)
 			s.dirtyHi = max(s.dirtyHi, r)
 		}
@@ -853,12 +1122,14 @@ func (s *screen) csi(final byte) {
 		if s.x+n < s.cols {
 			copy(row[s.x+n:], row[s.x:s.cols-n])
 		}
+		s.moved(s.y, s.x, s.cols)
 		s.erase(s.y, s.x, s.x+n)
 	case 'P':
 		row := s.lines[s.y]
 		if s.x+n < s.cols {
 			copy(row[s.x:], row[s.x+n:])
 		}
+		s.moved(s.y, s.x, s.cols)
 		s.erase(s.y, max(s.cols-n, s.x), s.cols)
 	case 'L':
 		if s.y >= s.top && s.y <= s.bot {
@@ -927,14 +1198,12 @@ func (s *screen) eraseDisplay(mode int) {
 // frame drawn and cleared within one write is still seen.
 func (s *screen) clearAll() {
 	for r := range s.lines {
-		if s.dirty[r] && s.onClear != nil {
+		if s.meta[r].dirty && s.onClear != nil {
 			s.onClear(r)
 		}
 	}
 	for r := range s.lines {
-		s.clearCells(r, 0, s.cols)
-		s.dirty[r] = false
-		s.wrapped[r] = false
+		s.clearRow(r)
 	}
 	s.dirtyLo, s.dirtyHi = s.rows, -1
 }
@@ -970,7 +1239,7 @@ func (s *screen) decMode(mode int, on bool) {
 // two for East Asian wide characters and emoji, one otherwise.
 func runeWidth(r rune) int {
 	switch {
-	case r < 0x300:
+	case r < 0x300, narrowSymbol(r):
 		return 1
 	case r <= 0x36f, r >= 0x200b && r <= 0x200f, r >= 0x2028 && r <= 0x202e,
 		r >= 0x2060 && r <= 0x2064, r >= 0xfe00 && r <= 0xfe0f, r == 0xfeff,
