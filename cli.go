@@ -35,12 +35,19 @@ type app struct {
 	cwd            string
 	args           []string // the launcher's own arguments
 	log            *log.Logger
+	signals        *launcher.Signals // caught for a launch, from the start
 }
 
 // run is the whole program; it returns the exit code so that deferred
 // terminal restores run before the process exits.
 func run(args []string, stdin, stdout, stderr *os.File) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), args: args}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
+	if len(args) == 0 || !strings.HasPrefix(args[0], "+") || !profiles.IsCommand(args[0][1:]) {
+		// Most likely a launch: start catching the signals it relays now,
+		// while the config is read (see launcher.CatchSignals).
+		a.signals = launcher.CatchSignals(launcher.Options{Stdin: stdin, Stdout: stdout})
+	}
+	a.environ = os.Environ()
 	a.env = envMap(a.environ)
 	a.log = log.New(io.Discard, "claude-bedrock: ", 0)
 	if a.env["CLAUDE_BEDROCK_DEBUG"] != "" {
@@ -152,8 +159,7 @@ func (a *app) resolve(s *profiles.Setup, name string) (*profiles.Resolution, err
 // user's arguments, passed on unchanged and in order. claudePath is the
 // binary named by the process-wrapper form, or "" to find claude.
 func (a *app) launch(name string, args []string, claudePath string) (int, error) {
-	opts := launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log}
-	opts.Signals = launcher.CatchSignals(opts) // meanwhile, the config is read
+	opts := launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log, Signals: a.signals}
 	s, err := a.setup()
 	if err != nil {
 		return 0, err

@@ -9,6 +9,7 @@ package profiles
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,12 +73,16 @@ func checkName(name string) error {
 	if !validName(name) {
 		return fmt.Errorf("profile name %q: use letters, digits, '.', '_' and '-' only", name)
 	}
-	for _, c := range append(Commands, hiddenCommands...) {
-		if name == c {
-			return fmt.Errorf("profile name %q is taken by the command +%s: choose another name", name, c)
-		}
+	if IsCommand(name) {
+		return fmt.Errorf("profile name %q is taken by the command +%s: choose another name", name, name)
 	}
 	return nil
+}
+
+// IsCommand reports whether +word is one of the launcher's own commands,
+// listed or hidden.
+func IsCommand(word string) bool {
+	return slices.Contains(Commands, word) || slices.Contains(hiddenCommands, word)
 }
 
 // checkCap reports why n cannot be an output-token cap, or nil.
