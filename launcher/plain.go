@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -84,8 +83,6 @@ func runPlain(cmd Command, o Options) (int, error) {
 // copyWatched copies src to dst, each read written at once, and gives the
 // detector a copy after the bytes have gone out.
 func copyWatched(dst io.Writer, src io.Reader, det *detect.Detector) {
-	runtime.LockOSThread() // as in copyOutput: one thread, no hops between reads
-	defer runtime.UnlockOSThread()
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
