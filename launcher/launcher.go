@@ -19,7 +19,7 @@ import (
 type Command struct {
 	Path string   // the claude binary
 	Args []string // arguments after argv[0]
-	Env  []string // the complete environment, KEY=VALUE
+	Env  []string // the complete environment, KEY=VALUE; the last of a key wins; nil: the launcher's
 }
 
 // Options are the launcher's surroundings: the standard streams and a

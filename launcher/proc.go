@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -13,16 +14,26 @@ import (
 // once per process, that pidfds work by forking a throw-away child, which
 // cost each launch about 0.3 ms on the 2-vCPU test VM (measured).
 //
-// Signals go to the pid with kill(2), as os.Process did before pidfds: the
-// pid is not reused before the launcher reaps it, and nothing is sent after
-// that.
+// Signals go to the pid with kill(2), as os.Process did before pidfds. The
+// pid cannot be reused before the launcher reaps it; a signal relayed in
+// the instant between the reaping and the loop that relays learning of it
+// could in theory reach a new process with the same pid, a risk os/exec
+// also took before Go 1.23.
+//
+// The environment is cmd.Env as os/exec would pass it: the launcher's own
+// when nil, and of a key given twice the last value (a relaunch sets again
+// what the user's environment already has).
 func startChild(cmd Command, files []*os.File, sys *syscall.SysProcAttr) (int, error) {
 	fds := make([]uintptr, len(files))
 	for i, f := range files {
 		fds[i] = f.Fd() // also makes f blocking, as claude expects its descriptors
 	}
 	argv := append([]string{cmd.Path}, cmd.Args...)
-	pid, err := syscall.ForkExec(cmd.Path, argv, &syscall.ProcAttr{Env: cmd.Env, Files: fds, Sys: sys})
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	pid, err := syscall.ForkExec(cmd.Path, argv, &syscall.ProcAttr{Env: lastWins(env), Files: fds, Sys: sys})
 	runtime.KeepAlive(files)
 	if err != nil {
 		return 0, &os.PathError{Op: "fork/exec", Path: cmd.Path, Err: err}
@@ -61,4 +72,22 @@ func signalChild(pid int, sig os.Signal) {
 	if s, ok := sig.(syscall.Signal); ok {
 		_ = syscall.Kill(pid, s)
 	}
+}
+
+// lastWins returns env with only the last of the entries that share a key,
+// in the order of those last entries, and without entries that have no '='.
+func lastWins(env []string) []string {
+	last := make(map[string]int, len(env))
+	for i, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			last[k] = i
+		}
+	}
+	out := make([]string, 0, len(last))
+	for i, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); ok && last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
