@@ -110,6 +110,9 @@ func TestRowWordsFollowWrites(t *testing.T) {
 		d.Resize(10+rng.IntN(100), 3+rng.IntN(30))
 		for _, p := range cuts(rng, randomOutput(rng, screenPieces, 400, recs)) {
 			d.Write(p)
+			if rng.IntN(40) == 0 {
+				d.Resize(10+rng.IntN(100), 3+rng.IntN(30)) // a SIGWINCH mid-stream
+			}
 			if rng.IntN(3) > 0 {
 				continue
 			}
@@ -194,4 +197,17 @@ func plainState(s *screen) []string {
 		out = append(out, fmt.Sprintf("row %d wrapped %v", r, s.meta[r].wrapped))
 	}
 	return out
+}
+
+// After a resize, erasing writes blanks, not what row 0 held before it.
+func TestEraseAfterResize(t *testing.T) {
+	s := newScreen(20, 3)
+	s.write([]byte("attempt 2/10"))
+	s.resize(24, 3)
+	s.write([]byte("\x1b[2J\x1b[3;1Hx\x1b[K"))
+	for r, want := range []string{"", "", "x"} {
+		if got := s.text(r); got != want {
+			t.Errorf("row %d = %q, want %q", r, got, want)
+		}
+	}
 }

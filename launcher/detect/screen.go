@@ -137,6 +137,9 @@ func (s *screen) resize(cols, rows int) {
 	for i := 1; i < len(cells); i *= 2 {
 		copy(cells[i:], cells[:i])
 	}
+	// The blank row, before the old rows are copied over the cells.
+	s.blank = make([]byte, cols)
+	copy(s.blank, cells[:cols])
 	ring := make([][]byte, 2*rows)
 	meta := make([]rowState, 2*rows)
 	for r := range rows {
@@ -147,8 +150,6 @@ func (s *screen) resize(cols, rows int) {
 			meta[r] = rowState{hi: int16(cols)} // read it all again
 		}
 	}
-	s.blank = make([]byte, cols)
-	copy(s.blank, cells[:cols])
 	s.ringLines = ring
 	s.ringMeta = meta
 	s.base = 0
