@@ -211,3 +211,26 @@ func TestEraseAfterResize(t *testing.T) {
 		}
 	}
 }
+
+// Plain output full of lines the reader must see is drawn in time linear
+// in its length: the shortcut gives up for the rest of a write instead of
+// reading the same text again at every line feed. Counted in calls of
+// quiet, each of which follows a read of the rest of the write, not in
+// time.
+func TestPlainErrorLinesStayLinear(t *testing.T) {
+	// ASCII only: a "·" would end the stretch the shortcut reads.
+	line := "API Error: Request rejected (429) - Too many tokens, please wait before trying again.\n"
+	data := []byte(strings.Repeat(line, 2000)) // about 180 KB
+	d := NewPlain()
+	calls, writes := 0, 0
+	q := d.scr.quiet
+	d.scr.quiet = func(text []byte) int { calls++; return q(text) }
+	const chunk = 32 << 10
+	for i := 0; i < len(data); i += chunk {
+		d.Write(data[i:min(i+chunk, len(data))])
+		writes++
+	}
+	if calls > 2*writes {
+		t.Fatalf("the rest of a write was read %d times in %d writes", calls, writes)
+	}
+}

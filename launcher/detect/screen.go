@@ -562,7 +562,10 @@ func (s *screen) skipLines(p []byte, i int) int {
 	n = min(n+1, wide)
 	if q := s.quiet(t[:n]); q < n {
 		n = bytes.LastIndexByte(t[:q], '\n') + 1 // the line the reader may want is drawn
-		s.noSkipBefore = 0
+		// And so is the rest of this write: trying again at each later
+		// line feed would read the same text again, and output full of
+		// such lines would cost time quadratic in the write.
+		s.noSkipBefore = len(p)
 	}
 	skip := t[:n]
 	s.scrolled += int64(bytes.Count(skip, []byte{'\n'}))
