@@ -86,12 +86,24 @@ func (t *modeTracker) private(q []byte) {
 		if m == len(q) {
 			return
 		}
-		if m >= 2 && q[m-1] == '[' && q[m-2] == 0x1b {
+		if opensCSI(q, m) {
 			t.n, t.over = 0, false
 			t.sequence(q[m:])
 		}
 		find(k, m+1)
 	}
+}
+
+// opensCSI reports whether the marker at q[m] is the first parameter byte
+// of a CSI sequence: "ESC [" before it, with nothing between but bytes the
+// state machine passes over inside a sequence (controls other than ESC,
+// DEL and above).
+func opensCSI(q []byte, m int) bool {
+	k := m - 1
+	for k >= 0 && (q[k] < 0x20 && q[k] != 0x1b || q[k] >= 0x7f) {
+		k--
+	}
+	return k >= 1 && q[k] == '[' && q[k-1] == 0x1b
 }
 
 // sequence reads the parameters and final byte of a CSI sequence from p,

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,6 +18,7 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 		{"kitty keyboard pushed twice, popped once", "\x1b[>1u\x1b[>3u\x1b[<u", "\x1b[<1u"},
 		{"kitty popped all", "\x1b[>1u\x1b[<5u", ""},
 		{"focus events", "\x1b[?1004h", "\x1b[?1004l"},
+		{"a control byte before the marker", "\x1b[\x00?1049h\x1b[\x88>u", "\x1b[?1049l\x1b[<1u"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +52,7 @@ func FuzzModeTracker(f *testing.F) {
 	f.Add([]byte("\x1b[?10\n49h\x1b[?2004\x1b[?1000h\x1b\x1b[?1006h"), 5)
 	f.Add([]byte("\x1b[?1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;1049h\x1b[?1004h"), 20)
 	f.Add([]byte("\x1b[>1u\x1b[>3u\x1b[<2u\x1b[<u\x1b[>u"), 11)
+	f.Add([]byte("\x1b[\x88>u\x1b000000"), 0)
 	if rec, err := os.ReadFile("detect/testdata/tpm-final-w80-kitty.raw"); err == nil {
 		f.Add(rec, len(rec)/3)
 	}
@@ -60,18 +63,16 @@ func FuzzModeTracker(f *testing.F) {
 		m, ref := &modeTracker{}, &modeTracker{}
 		m.Write(b[:split])
 		ref.scan(b[:split])
-		if m.on != ref.on || m.kitty != ref.kitty || m.atGround() != ref.atGround() {
-			t.Fatalf("Write of the first %d bytes: modes %v kitty %d ground %v; the state machine: %v %d %v",
-				split, m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+		if d := differ(m, ref); d != "" {
+			t.Fatalf("Write of the first %d bytes: %s", split, d)
 		}
 		m.Write(b[split:])
 		if m.n > maxSeq {
 			t.Fatalf("params grew to %d", m.n)
 		}
 		ref.scan(b[split:])
-		if m.on != ref.on || m.kitty != ref.kitty || m.atGround() != ref.atGround() {
-			t.Fatalf("Write: modes %v kitty %d ground %v; the state machine: %v %d %v",
-				m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+		if d := differ(m, ref); d != "" {
+			t.Fatalf("Write of all: %s", d)
 		}
 		_ = m.resetSequence() // must not panic
 	})
@@ -95,13 +96,22 @@ func TestModeTrackerRecorded(t *testing.T) {
 			for i := 0; i < len(rec); i += size {
 				m.Write(rec[i:min(i+size, len(rec))])
 				ref.scan(rec[i:min(i+size, len(rec))])
-				if m.on != ref.on || m.kitty != ref.kitty || m.atGround() != ref.atGround() {
-					t.Fatalf("%s in %d-byte reads, after %d bytes: modes %v kitty %d ground %v; the state machine: %v %d %v",
-						f, size, min(i+size, len(rec)), m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+				if d := differ(m, ref); d != "" {
+					t.Fatalf("%s in %d-byte reads, after %d bytes: %s", f, size, min(i+size, len(rec)), d)
 				}
 			}
 		}
 	}
+}
+
+// differ says how the state Write reached differs from the state machine's,
+// or "" when it does not.
+func differ(m, ref *modeTracker) string {
+	if m.on == ref.on && m.kitty == ref.kitty && m.atGround() == ref.atGround() {
+		return ""
+	}
+	return fmt.Sprintf("modes %v kitty %d ground %v; the state machine: %v %d %v",
+		m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
 }
 
 func seq(from, to int) []int {
