@@ -43,6 +43,9 @@ func runPlain(cmd Command, o Options) (int, error) {
 	}
 
 	sigs := o.Signals.wait()
+	if sig, ok := o.Signals.ended(); ok {
+		return 128 + int(sig), nil
+	}
 	pid, err := startChild(cmd, []*os.File{o.Stdin, stdout, o.Stderr}, nil)
 	if err != nil {
 		return startCode(err), fmt.Errorf("starting %s: %w", cmd.Path, err)

@@ -90,6 +90,9 @@ func runPTY(cmd Command, o Options) (code int, err error) {
 	}
 
 	r.sigs = o.Signals.wait() // before the terminal goes raw
+	if sig, ok := o.Signals.ended(); ok {
+		return 128 + int(sig), nil
+	}
 
 	// Raw before claude starts, so that nothing typed early is echoed or
 	// turned into a signal by the user's own terminal.

@@ -3,6 +3,7 @@ package launcher
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -52,4 +53,32 @@ func CatchSignals(o Options) *Signals {
 func (s *Signals) wait() chan os.Signal {
 	<-s.ready
 	return s.c
+}
+
+// ended returns a signal caught before claude started that ends the run
+// (SIGTERM, SIGHUP, SIGINT, SIGQUIT: a Ctrl-C while the config was read,
+// say), and keeps the others for the run. claude has not got it, and never
+// would: the launcher exits with 128+N as the signal's default action
+// would have made it.
+func (s *Signals) ended() (syscall.Signal, bool) {
+	var keep []os.Signal
+	defer func() {
+		for _, sig := range keep {
+			select {
+			case s.c <- sig:
+			default: // as full as the channel gets anyway
+			}
+		}
+	}()
+	for {
+		select {
+		case sig := <-s.c:
+			if n, ok := sig.(syscall.Signal); ok && slices.Contains(relayed, sig) {
+				return n, true
+			}
+			keep = append(keep, sig)
+		default:
+			return 0, false
+		}
+	}
 }
