@@ -387,7 +387,8 @@ func TestScreenSplitInvariance(t *testing.T) {
 		"\x1b[10G", "\x1b[5;7H", "\x1b[H", "\x1b[K", "\x1b[1K", "\x1b[2J", "\x1b[J", "\x1b[31m", "\x1b[38;5;174m", "\x1b[2L",
 		"\x1b[M", "\x1b[3P", "\x1b[2@", "\x1b[4X", "\x1b[2S", "\x1b[T", "\x1b[3;8r", "\x1b[r", "\x1b7", "\x1b8", "\x1bM",
 		"\x1b]0;title\x07", "\x1b]8;;u\x1b\\", "\x1b[?7l", "\x1b[?7h", "\x1b[?1049h", "\x1b[?1049l", "\x1b(B", "\x1b[3b",
-		strings.Repeat("abcdefghij", 9), "\xff", "\xe2\x94", "\x80", "\x1b[?h", "\xe0\x82\xa0", "\xe0\x8c\x80"}
+		strings.Repeat("abcdefghij", 9), "\xff", "\xe2\x94", "\x80", "\x1b[?h", "\xe0\x82\xa0", "\xe0\x8c\x80",
+		"\x1b[?1;2;3;4;5;6;7;8;9;1;2;3;4;5;6;10;49h"} // 17 parameters: the 17th is dropped, never glued to the 16th
 	rng := rand.New(rand.NewPCG(7, 7))
 	for iter := range 300 {
 		var b strings.Builder

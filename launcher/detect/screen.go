@@ -85,14 +85,17 @@ type screen struct {
 	parked        bool // the last move was to another row
 	noSkipBefore  int  // skipping lines already failed on p up to here
 
-	st      int
-	params  [maxParams]int
-	nparam  int
-	private byte // CSI private marker ('?', '>', '<', '=') or 0
-	inter   byte // CSI intermediate byte or 0
-	utf     [4]byte
-	nutf    int
-	needUTF int
+	st     int
+	params [maxParams]int
+	nparam int
+	// paramsFull: a CSI read byte by byte has more than maxParams
+	// parameters; the rest are dropped.
+	paramsFull bool
+	private    byte // CSI private marker ('?', '>', '<', '=') or 0
+	inter      byte // CSI intermediate byte or 0
+	utf        [4]byte
+	nutf       int
+	needUTF    int
 }
 
 // rowState is what the screen knows about a row besides its cells.
@@ -989,6 +992,7 @@ func (s *screen) escape(c byte) {
 		s.params[0] = 0
 		s.private = 0
 		s.inter = 0
+		s.paramsFull = false
 	case ']':
 		s.st = stOSC
 	case 'P', 'X', '^', '_':
@@ -1024,6 +1028,9 @@ func (s *screen) csiByte(c byte) {
 		if s.nparam == 0 {
 			s.nparam = 1
 		}
+		if s.paramsFull {
+			break // a parameter past maxParams is dropped, as csiBytes does
+		}
 		if v := &s.params[s.nparam-1]; *v < 100000 {
 			*v = *v*10 + int(c-'0')
 		}
@@ -1034,6 +1041,8 @@ func (s *screen) csiByte(c byte) {
 		if s.nparam < maxParams {
 			s.params[s.nparam] = 0
 			s.nparam++
+		} else {
+			s.paramsFull = true
 		}
 	case c >= '<' && c <= '?':
 		s.private = c
