@@ -30,7 +30,9 @@ type Options struct {
 	Stderr *os.File
 	Log    *log.Logger // breadcrumbs; nil discards them
 	Watch  *Watch      // what to do about throttling; nil: nothing
-	// Signals caught by CatchSignals; nil: Run catches them itself.
+	// Signals caught by CatchSignals for these same Stdin and Stdout (in a
+	// terminal it also catches the job-control signals); nil: Run catches
+	// them itself.
 	Signals *Signals
 }
 

@@ -86,7 +86,7 @@ func runPlain(cmd Command, o Options) (int, error) {
 // copyWatched copies src to dst, each read written at once, and gives the
 // detector a copy after the bytes have gone out.
 func copyWatched(dst io.Writer, src io.Reader, det *detect.Detector) {
-	buf := make([]byte, 32*1024)
+	buf := make([]byte, chunkSize)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {

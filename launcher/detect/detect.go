@@ -243,7 +243,7 @@ func (d *Detector) Reset() {
 }
 
 // Lost tells the detector that some of claude's output never reached it
-// (the launcher dropped copies it could not keep up with): it forgets the
+// (the launcher skipped a flood of output past its reading budget): it forgets the
 // screen and any open incident, as Reset does, but stays armed if it was,
 // so a failure drawn afresh after a flood of output still counts.
 func (d *Detector) Lost() {
