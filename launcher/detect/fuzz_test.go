@@ -37,7 +37,8 @@ func checkBounds(t *testing.T, d *Detector, cols, rows int) {
 
 // FuzzDetector feeds arbitrary output, cut into two writes, to a detector
 // of arbitrary size: it must not panic, its state must stay within its
-// bounds, and the screen must not depend on where the output was cut.
+// bounds, and the screen must not depend on where the output was cut, nor
+// on a resize there.
 func FuzzDetector(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.raw"))
 	more, _ := filepath.Glob(filepath.Join("testdata", "synthetic", "*.raw"))
@@ -59,21 +60,31 @@ func FuzzDetector(f *testing.F) {
 		r := 1 + int(rows)%100
 		k := int(cut) % (len(data) + 1)
 
+		c2, r2 := 1+int(cols)*7%300, 1+int(rows)*3%100 // the size after a SIGWINCH at the cut
 		d := New()
 		d.Resize(c, r)
 		d.Write(data[:k])
 		d.UserInput()
+		d.Resize(c2, r2)
 		d.Write(data[k:])
 		d.Flush()
-		checkBounds(t, d, c, r)
+		checkBounds(t, d, c2, r2)
 
-		// The emulator alone, byte by byte, must draw the same screen.
+		// The emulator alone, byte by byte, must draw the same screen,
+		// also when the terminal is resized where the output was cut.
 		bytewise := newScreen(c, r)
 		for i := range data {
+			if i == k {
+				bytewise.resize(c2, r2)
+			}
 			bytewise.write(data[i : i+1])
 		}
 		whole := newScreen(c, r)
-		whole.write(data)
+		whole.write(data[:k])
+		if k < len(data) {
+			whole.resize(c2, r2)
+		}
+		whole.write(data[k:])
 		if diff := cmp.Diff(dumpScreen(bytewise), dumpScreen(whole)); diff != "" {
 			t.Fatalf("screen depends on the writes (-byte by byte +whole):\n%s", diff)
 		}
