@@ -111,6 +111,16 @@ func opensCSI(q []byte, m int) bool {
 // then ignored; an ESC or the end of p abandons it. As in a terminal,
 // other control bytes inside the sequence do not end it.
 func (t *modeTracker) sequence(p []byte) {
+	// Nearly every one is the marker, digits and semicolons, then the final
+	// byte (CSI ? 2026 h around each frame): run it from p as it stands.
+	i := 1
+	for i < len(p) && i <= maxSeq && (p[i]-'0' <= 9 || p[i] == ';') {
+		i++
+	}
+	if i < len(p) && i <= maxSeq && p[i] >= 0x40 && p[i] <= 0x7e {
+		t.csi(p[:i], p[i])
+		return
+	}
 	for _, c := range p {
 		switch {
 		case c >= 0x20 && c <= 0x3f:
@@ -220,11 +230,34 @@ func atoi(b []byte) (v, n int) {
 }
 
 // modeIndex is m's index in trackedModes, or -1 when it is not tracked.
+// A switch, not a search of the list: CSI ? 2026 h/l, which is not
+// tracked, comes twice with every frame.
 func modeIndex(m int) int {
-	for i, x := range trackedModes {
-		if x == m {
-			return i
-		}
+	switch m {
+	case 1000:
+		return 0
+	case 1002:
+		return 1
+	case 1003:
+		return 2
+	case 1004:
+		return 3
+	case 1005:
+		return 4
+	case 1006:
+		return 5
+	case 1015:
+		return 6
+	case 2004:
+		return 7
+	case 25:
+		return 8
+	case 1049:
+		return 9
+	case 1047:
+		return 10
+	case 47:
+		return 11
 	}
 	return -1
 }

@@ -140,3 +140,16 @@ func BenchmarkModeTracker(b *testing.B) {
 		m.Write(chunk)
 	}
 }
+
+func TestModeIndexMatchesTrackedModes(t *testing.T) {
+	for i, m := range trackedModes {
+		if got := modeIndex(m); got != i {
+			t.Errorf("modeIndex(%d) = %d, want %d", m, got, i)
+		}
+	}
+	for _, m := range []int{0, 1, 24, 26, 48, 999, 1001, 1007, 1048, 1050, 2026, 2031} {
+		if got := modeIndex(m); got != -1 {
+			t.Errorf("modeIndex(%d) = %d, want -1: not tracked", m, got)
+		}
+	}
+}
