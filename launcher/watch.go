@@ -1,8 +1,8 @@
 package launcher
 
 import (
-	"regexp"
-	"sync"
+	"bytes"
+	"unicode/utf8"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher/detect"
 )
@@ -47,26 +47,100 @@ func shouldOffer(inc detect.Incident) bool {
 	return inc.Final || inc.Attempt >= 3
 }
 
-// The expressions that find the session id are compiled when a relaunch
-// first needs them, not on every launch.
-var (
-	escapeRE = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|.)`)
-	})
-	sessionRE = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`--resume\s+([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
-	})
-)
-
 // sessionIDIn finds the session claude names in its last words
-// ("Resume this session with: claude --resume <id>").
+// ("Resume this session with: claude --resume <id>"): the last "--resume"
+// followed by white space and a UUID, read with claude's escape sequences
+// taken for spaces. Written out rather than as a regular expression, which
+// would put the regexp package's start-up work on every launch.
 func sessionIDIn(out []byte) string {
-	text := escapeRE().ReplaceAll(out, []byte(" "))
-	m := sessionRE().FindAllSubmatch(text, -1)
-	if len(m) == 0 {
-		return ""
+	text := withoutEscapes(out)
+	id := ""
+	for i := 0; ; {
+		j := bytes.Index(text[i:], []byte("--resume"))
+		if j < 0 {
+			return id
+		}
+		i += j + len("--resume")
+		k := i
+		for k < len(text) && isSpace(text[k]) {
+			k++
+		}
+		if k > i && k+36 <= len(text) && isUUID(text[k:k+36]) {
+			id = string(text[k : k+36])
+			i = k + 36
+		}
 	}
-	return string(m[len(m)-1][1])
+}
+
+// withoutEscapes returns out with each escape sequence replaced by a space:
+// a CSI sequence, an OSC string ended by BEL or ST, or else ESC and the one
+// byte after it (not a line feed).
+func withoutEscapes(out []byte) []byte {
+	text := make([]byte, 0, len(out))
+	for i := 0; i < len(out); i++ {
+		if out[i] != 0x1b {
+			text = append(text, out[i])
+			continue
+		}
+		if n := escapeLen(out[i:]); n > 0 {
+			text = append(text, ' ')
+			i += n - 1
+			continue
+		}
+		text = append(text, out[i]) // a lone ESC stays
+	}
+	return text
+}
+
+// escapeLen is the length of the escape sequence at the start of b (b[0] is
+// ESC), or 0 when none starts there.
+func escapeLen(b []byte) int {
+	if len(b) < 2 || b[1] == '\n' {
+		return 0
+	}
+	switch b[1] {
+	case '[':
+		i := 2
+		for i < len(b) && (b[i] >= '0' && b[i] <= '9' || b[i] == ';' || b[i] == '?' || b[i] == '<' || b[i] == '>' || b[i] == '=') {
+			i++
+		}
+		for i < len(b) && b[i] >= ' ' && b[i] <= '/' {
+			i++
+		}
+		if i < len(b) && b[i] >= '@' && b[i] <= '~' {
+			return i + 1
+		}
+	case ']':
+		for i := 2; i < len(b); i++ {
+			switch {
+			case b[i] == 0x07:
+				return i + 1
+			case b[i] == 0x1b:
+				if i+1 < len(b) && b[i+1] == '\\' {
+					return i + 2
+				}
+				return 2 // not an OSC string after all: ESC ] alone
+			}
+		}
+	}
+	_, size := utf8.DecodeRune(b[1:])
+	return 1 + size
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+
+// isUUID reports whether b is 8-4-4-4-12 hex digits.
+func isUUID(b []byte) bool {
+	for i, c := range b {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // tailBuffer keeps the last bytes written to it.

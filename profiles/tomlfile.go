@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -103,21 +101,33 @@ func keyLines(data []byte) map[string]int {
 	return lines // a parse error was already reported by the decoder
 }
 
-// typeErrRE is compiled when first needed: only a broken config needs it.
-var typeErrRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^cannot decode TOML (\w+) into .* of type (\*?)(\w+)$`)
-})
-
-// plainTypeError rewrites the decoder's type mismatch, which names Go types,
-// in the words of the config file.
+// plainTypeError rewrites the decoder's type mismatch, which names Go types
+// ("cannot decode TOML string into struct field … of type int64"), in the
+// words of the config file.
 func plainTypeError(msg string) string {
-	m := typeErrRE().FindStringSubmatch(msg)
-	if m == nil {
+	rest, ok := strings.CutPrefix(msg, "cannot decode TOML ")
+	if !ok {
 		return msg
 	}
-	want := map[string]string{"int64": "a whole number, without quotes", "string": "a string in double quotes", "bool": "true or false"}[m[3]]
+	kind, rest, ok := strings.Cut(rest, " into ")
+	i := strings.LastIndex(rest, " of type ")
+	if !ok || !isWord(kind) || i < 0 {
+		return msg
+	}
+	goType := strings.TrimPrefix(rest[i+len(" of type "):], "*")
+	want := map[string]string{"int64": "a whole number, without quotes", "string": "a string in double quotes", "bool": "true or false"}[goType]
 	if want == "" {
 		return msg
 	}
-	return fmt.Sprintf("got a TOML %s, want %s", m[1], want)
+	return fmt.Sprintf("got a TOML %s, want %s", kind, want)
+}
+
+// isWord reports whether s is one or more letters, digits or underscores.
+func isWord(s string) bool {
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
