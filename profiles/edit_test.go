@@ -110,5 +110,5 @@ func ExampleProfile_Settings() {
 	p := profiles.Builtins()["light"]
 	os.Stdout.WriteString(p.Settings() + "\n")
 	// Output:
-	// {"env":{"ANTHROPIC_MODEL":"haiku","AWS_REGION":"us-west-2","CLAUDE_BEDROCK_PROFILE":"light","CLAUDE_CODE_MAX_OUTPUT_TOKENS":"1024","CLAUDE_CODE_USE_BEDROCK":"1"}}
+	// {"env":{"CLAUDE_CODE_USE_BEDROCK":"1","AWS_REGION":"us-west-2","ANTHROPIC_MODEL":"haiku","CLAUDE_CODE_MAX_OUTPUT_TOKENS":"1024","CLAUDE_BEDROCK_PROFILE":"light"}}
 }

@@ -1,9 +1,9 @@
 package profiles
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ManagedKeys are the environment variables a profile sets for Claude Code,
@@ -65,14 +65,48 @@ func (p Profile) Environ(base []string) []string {
 // profile's variables. Claude Code lets the env block of its settings files
 // beat the process environment (measured), and --settings beats those files,
 // so this is what makes the profile's values reach the wire.
+//
+// It is written out by hand, in ManagedKeys order: encoding/json's
+// reflection would be most of the work of building a launch.
 func (p Profile) Settings() string {
-	env := map[string]string{}
-	for _, v := range p.Vars() {
-		env[v.Key] = v.Value
+	b := []byte(`{"env":{`)
+	for i, v := range p.Vars() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v.Key)
+		b = append(b, ':')
+		b = appendJSONString(b, v.Value)
 	}
-	b, err := json.Marshal(map[string]any{"env": env})
-	if err != nil {
-		panic(err) // a map of strings always marshals
+	return string(append(b, "}}"...))
+}
+
+// appendJSONString appends s to b as a JSON string: quotes, backslashes and
+// control characters escaped, and each byte that is not UTF-8 replaced by
+// U+FFFD, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		i++
 	}
-	return string(b)
+	return append(b, '"')
 }

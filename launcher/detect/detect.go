@@ -141,8 +141,7 @@ type Detector struct {
 // New returns a Detector for output meant for a terminal (a PTY), sized
 // 80×24 until Resize says otherwise. It is armed: the first failure counts.
 func New() *Detector {
-	d := newDetector(false)
-	return d
+	return newDetector(false)
 }
 
 // NewPlain returns a Detector for output that is not drawn on a terminal,
@@ -152,14 +151,16 @@ func New() *Detector {
 // stream: lines of stdout and stderr mixed in one detector can cut each
 // other.
 func NewPlain() *Detector {
-	d := newDetector(true)
-	d.scr.resize(plainCols, plainRows)
-	return d
+	return newDetector(true)
 }
 
 func newDetector(plain bool) *Detector {
+	cols, rows := defaultCols, defaultRows
+	if plain {
+		cols, rows = plainCols, plainRows
+	}
 	d := &Detector{
-		scr:         newScreen(defaultCols, defaultRows),
+		scr:         newScreen(cols, rows),
 		plain:       plain,
 		ch:          make(chan Incident, queueLen),
 		armed:       true,
