@@ -120,18 +120,27 @@ func benchEnv(b *testing.B, extra ...string) []string {
 // BenchmarkLaunch measures a whole run of `claude -p x` whose claude exits
 // at once: started directly, and through claude-bedrock. The difference is
 // the launcher's overhead on the launch path. On pipes (the non-PTY path)
-// and in a PTY that the benchmark reads.
+// and in a PTY that the benchmark reads. "floor" starts the same claude
+// through internal/benchfloor, a Go program that only forks, execs and
+// waits: the part of the overhead that any Go launcher pays on the machine
+// at hand.
 func BenchmarkLaunch(b *testing.B) {
 	env := benchEnv(b, floodBytesEnv+"=0")
 	claude := filepath.Join(fakeDir, "claude")
+	floor := filepath.Join(b.TempDir(), "benchfloor")
+	if out, err := exec.Command("go", "build", "-o", floor, "./internal/benchfloor").CombinedOutput(); err != nil {
+		b.Fatalf("building internal/benchfloor: %v\n%s", err, out)
+	}
 	for _, c := range []struct {
 		name string
 		argv []string
 		pty  bool
 	}{
 		{"direct", []string{claude, "-p", "x"}, false},
+		{"floor", []string{floor, claude, "-p", "x"}, false},
 		{"launcher", []string{launcherBin, "-p", "x"}, false},
 		{"direct-pty", []string{claude, "-p", "x"}, true},
+		{"floor-pty", []string{floor, claude, "-p", "x"}, true},
 		{"launcher-pty", []string{launcherBin, "-p", "x"}, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
