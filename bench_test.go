@@ -183,17 +183,26 @@ func median(d []time.Duration) time.Duration {
 }
 
 // BenchmarkPassThrough200MB measures claude's screen output going through
-// claude-bedrock in an interactive chat session (PTY, detector on), next
-// to the same fake claude run by `script -qfc`, the reference for a plain
-// PTY proxy. The benchmark is the user's terminal: it reads the outer PTY's
-// master into io.Discard as fast as it can. Metrics: MB/s (of the flood),
-// peak-MiB (ru_maxrss of the proxy from wait4, which Linux takes as the
-// maximum over the proxy and the descendants it waited for, so it includes
-// the fake claude), self-MiB (the proxy's own VmHWM, read from /proc while
-// it runs), claude-MiB (the fake claude's own peak) and proxy-CPU-ms/MB (the
-// proxy's own user and system CPU time per MB: wait4's figure, which counts
-// the claude it reaped, less the fake claude's own). CPU time varies far
-// less than wall time with the load of a shared machine.
+// a PTY proxy three ways, in turn within each iteration so that the load of
+// a shared machine weighs on all three alike:
+//
+//   - script: `script -qfc` from util-linux, the reference for a plain PTY
+//     proxy;
+//   - launcher: claude-bedrock in an interactive chat session (detector on);
+//   - nowatch: claude-bedrock running a subcommand, which it does not watch:
+//     the same proxy without the detector.
+//
+// The benchmark is the user's terminal: it reads the outer PTY's master into
+// io.Discard as fast as it can. Metrics, per way: MB/s (of the flood, the
+// median of the runs), CPU-ms/MB (the proxy's own user and system CPU time
+// per MB: wait4's figure, which counts the claude it reaped, less the fake
+// claude's own; it varies far less than wall time with the load), and
+// self-MiB (the proxy's own peak VmHWM, read from /proc while it runs).
+// launcher/script and nowatch/script are the medians of each iteration's
+// ratio of speeds: 1 is as fast as script, above is faster. peak-MiB is the
+// largest ru_maxrss (Linux takes it as the maximum over the proxy and the
+// descendants it waited for, so it includes the fake claude), claude-MiB
+// the fake claude's own.
 func BenchmarkPassThrough200MB(b *testing.B) {
 	mb := 200
 	if s := os.Getenv("CLAUDE_BEDROCK_BENCH_MB"); s != "" {
@@ -202,52 +211,61 @@ func BenchmarkPassThrough200MB(b *testing.B) {
 			b.Fatalf("CLAUDE_BEDROCK_BENCH_MB=%q: want a positive whole number of MB", s)
 		}
 	}
+	if _, err := exec.LookPath("script"); err != nil {
+		b.Fatalf("script is needed for this benchmark (util-linux): %v", err)
+	}
 	total := int64(mb) * 1_000_000
 	dir := b.TempDir()
 	rss := filepath.Join(dir, "claude-rss")
 	env := benchEnv(b, floodDataEnv+"="+floodBlock(b, dir),
 		floodBytesEnv+"="+strconv.FormatInt(total, 10), floodRSSEnv+"="+rss)
 	claude := filepath.Join(fakeDir, "claude")
-	for _, c := range []struct {
+	ways := []struct {
 		name string
 		argv []string
 	}{
 		{"script", []string{"script", "-qfc", claude, "/dev/null"}},
 		{"launcher", []string{launcherBin}},
-		// A subcommand runs with no watch: the same proxy without the
-		// detector, so the difference to "launcher" is the detector's cost.
-		{"launcher-nowatch", []string{launcherBin, "--version"}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			if _, err := exec.LookPath(c.argv[0]); err != nil {
-				b.Fatalf("%s is needed for this benchmark (util-linux): %v", c.argv[0], err)
-			}
-			b.SetBytes(total)
-			var peak, self, child int64
-			var proxyCPU time.Duration // the proxy's own, all runs
-			runs := 0
-			for b.Loop() {
-				runs++
-				_ = os.Remove(rss) // a figure from an earlier run must not count
-				r := runInPTY(b, env, c.argv)
-				if r.code != 0 || r.n < total {
-					b.Fatalf("%q: exit %d after %d of %d bytes", c.argv, r.code, r.n, total)
-				}
-				peak, self = max(peak, r.maxrss), max(self, r.hwm)
-				var kib, us int64
-				if x, err := os.ReadFile(rss); err == nil {
-					_, _ = fmt.Sscan(string(x), &kib, &us) // a bad figure reads as 0
-				}
-				child = max(child, kib)
-				// wait4 counts the proxy and the claude it reaped.
-				proxyCPU += r.cpu - time.Duration(us)*time.Microsecond
-			}
-			b.ReportMetric(float64(peak)/1024, "peak-MiB")
-			b.ReportMetric(float64(self)/1024, "self-MiB")
-			b.ReportMetric(float64(child)/1024, "claude-MiB")
-			b.ReportMetric(proxyCPU.Seconds()*1000/float64(runs*mb), "proxy-CPU-ms/MB")
-		})
+		{"nowatch", []string{launcherBin, "--version"}},
 	}
+	var peak, child int64
+	self := make([]int64, len(ways))
+	took := make([][]time.Duration, len(ways))
+	cpu := make([][]time.Duration, len(ways))
+	ratio := make([][]float64, len(ways)) // script's time over this way's, per iteration
+	for b.Loop() {
+		for i, w := range ways {
+			_ = os.Remove(rss) // a figure from an earlier run must not count
+			start := time.Now()
+			r := runInPTY(b, env, w.argv)
+			took[i] = append(took[i], time.Since(start))
+			if r.code != 0 || r.n < total {
+				b.Fatalf("%q: exit %d after %d of %d bytes", w.argv, r.code, r.n, total)
+			}
+			peak, self[i] = max(peak, r.maxrss), max(self[i], r.hwm)
+			var kib, us int64
+			if x, err := os.ReadFile(rss); err == nil {
+				_, _ = fmt.Sscan(string(x), &kib, &us) // a bad figure reads as 0
+			}
+			child = max(child, kib)
+			// wait4 counts the proxy and the claude it reaped.
+			cpu[i] = append(cpu[i], r.cpu-time.Duration(us)*time.Microsecond)
+			n := len(took[i]) - 1
+			ratio[i] = append(ratio[i], float64(took[0][n])/float64(took[i][n]))
+		}
+	}
+	for i, w := range ways {
+		b.ReportMetric(float64(total)/1e6/median(took[i]).Seconds(), w.name+"-MB/s")
+		b.ReportMetric(float64(median(cpu[i]).Microseconds())/1000/float64(mb), w.name+"-CPU-ms/MB")
+		b.ReportMetric(float64(self[i])/1024, w.name+"-self-MiB")
+		if i > 0 {
+			r := slices.Clone(ratio[i])
+			slices.Sort(r)
+			b.ReportMetric(r[len(r)/2], w.name+"/script")
+		}
+	}
+	b.ReportMetric(float64(peak)/1024, "peak-MiB")
+	b.ReportMetric(float64(child)/1024, "claude-MiB")
 }
 
 // runResult is how one benchmarked process ended.
