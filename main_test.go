@@ -94,6 +94,10 @@ func fakeClaude(mode string) int {
 		var code int
 		fmt.Sscan(os.Getenv("FAKE_EXIT"), &code)
 		return code
+	case "streams": // one line on stdout, one on stderr
+		fmt.Println("to-stdout")
+		fmt.Fprintln(os.Stderr, "to-stderr")
+		return 0
 	case "echo": // copy stdin to stdout until EOF, then say so on stderr
 		n, err := io.Copy(os.Stdout, os.Stdin)
 		fmt.Fprintf(os.Stderr, "eof after %d bytes, err=%v\n", n, err)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,5 +70,35 @@ func TestPTYRelaysSignalsAndRestores(t *testing.T) {
 		if m := term.Mode(t); !m.Sane() {
 			t.Errorf("%v: terminal not restored: %+v", sig, m)
 		}
+	}
+}
+
+// With stdin and stdout on a terminal and stderr sent elsewhere (claude
+// 2>err.log), claude's stderr goes there, as without the launcher, and
+// not onto the screen through the PTY.
+func TestPTYLeavesARedirectedStderrAlone(t *testing.T) {
+	env := testEnv(t, "streams")
+	cmd := execLauncher(env, "+light")
+	errLog := filepath.Join(t.TempDir(), "err.log")
+	f, err := os.Create(errLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // best effort: read below
+	cmd.Stderr = f
+	term := ptytest.Start(t, cmd, 24, 80)
+	if code := term.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("exit %d, want claude's 0", code)
+	}
+	b, err := os.ReadFile(errLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(term.Output())
+	if !strings.Contains(string(b), "to-stderr") {
+		t.Errorf("claude's stderr did not reach err.log: %q (screen: %q)", b, out)
+	}
+	if strings.Contains(out, "to-stderr") || !strings.Contains(out, "to-stdout") {
+		t.Errorf("screen %q: want claude's stdout and not its stderr", out)
 	}
 }

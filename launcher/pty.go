@@ -146,8 +146,13 @@ func (r *runner) start(cmd Command) (*session, error) {
 		return nil, fmt.Errorf("sizing claude's PTY: %w", err)
 	}
 	// A new session with the PTY as its controlling terminal, as
-	// pty.Start sets up.
-	pid, err := startChild(cmd, []*os.File{tty, tty, tty}, &syscall.SysProcAttr{Setsid: true, Setctty: true})
+	// pty.Start sets up. A stderr the user sent elsewhere (2>err.log)
+	// stays there, as it would without the launcher.
+	stderr := tty
+	if !term.IsTerminal(int(r.o.Stderr.Fd())) {
+		stderr = r.o.Stderr
+	}
+	pid, err := startChild(cmd, []*os.File{tty, tty, stderr}, &syscall.SysProcAttr{Setsid: true, Setctty: true})
 	if err != nil {
 		_ = ptmx.Close()
 		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
