@@ -36,6 +36,7 @@ type app struct {
 	args           []string // the launcher's own arguments
 	log            *log.Logger
 	signals        *launcher.Signals // caught for a launch, from the start
+	temps          []string          // files written for claude, removed when the launch ends
 }
 
 // run is the whole program; it returns the exit code so that deferred
@@ -175,7 +176,8 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 			return 0, err
 		}
 	}
-	claudeArgs, err := withSettings(r.Profile, args)
+	defer a.removeTemps()
+	claudeArgs, err := withSettings(r.Profile, args, a.privateSettings)
 	if err != nil {
 		return 0, usageError{err}
 	}

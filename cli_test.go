@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,27 +96,53 @@ func TestProfileEnvironmentAndSettings(t *testing.T) {
 func TestUserSettingsAreMerged(t *testing.T) {
 	env := testEnv(t, "report")
 	dir := t.TempDir()
+	runtimeDir := t.TempDir()
+	env = append(env, "XDG_RUNTIME_DIR="+runtimeDir)
 	file := filepath.Join(dir, "s.json")
-	writeFile(t, file, `{"permissions":{"allow":["Bash(ls)"]},"env":{"CLAUDE_CODE_MAX_OUTPUT_TOKENS":"999","FOO":"bar"}}`)
-	for _, args := range [][]string{{"--settings", file, "-p", "x"}, {"-p", "x", "--settings=" + file}} {
-		if _, stderr, code := runLauncher(t, env, dir, "", args...); code != 0 {
+	writeFile(t, file, `{"permissions":{"allow":["Bash(ls)"]},"env":{"CLAUDE_CODE_MAX_OUTPUT_TOKENS":"999","FOO":"bar","AWS_BEARER_TOKEN_BEDROCK":"secret-in-a-file"}}`)
+	inline := `{"permissions":{"allow":["Bash(ls)"]},"env":{"CLAUDE_CODE_MAX_OUTPUT_TOKENS":"999","FOO":"bar"}}`
+	for _, tt := range []struct {
+		args     []string
+		fromFile bool
+	}{
+		{[]string{"--settings", file, "-p", "x"}, true},
+		{[]string{"-p", "x", "--settings=" + file}, true},
+		{[]string{"--settings", inline, "-p", "x"}, false},
+	} {
+		if _, stderr, code := runLauncher(t, env, dir, "", tt.args...); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		r := readReport(t, env)
 		n := 0
 		for i, a := range r.Args {
-			if a == "--settings" {
-				n++
-				var s struct {
-					Permissions map[string][]string
-					Env         map[string]string
+			if a != "--settings" {
+				continue
+			}
+			n++
+			text := r.Args[i+1]
+			if tt.fromFile {
+				// The merged settings of a file go to a private file, not
+				// onto the command line, where ps would show them to all.
+				if strings.Contains(strings.Join(r.Args, " "), "secret-in-a-file") {
+					t.Errorf("the settings file's content is on claude's command line: %q", r.Args)
 				}
-				if err := json.Unmarshal([]byte(r.Args[i+1]), &s); err != nil {
-					t.Fatal(err)
+				if filepath.Dir(text) != runtimeDir || r.SettingsMode != 0o600 {
+					t.Errorf("settings file %s, mode %v: want a 0600 file in $XDG_RUNTIME_DIR", text, r.SettingsMode)
 				}
-				if s.Env["FOO"] != "bar" || s.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != "999" || s.Env["AWS_REGION"] != "us-west-2" || len(s.Permissions["allow"]) != 1 {
-					t.Errorf("merged settings %s", r.Args[i+1])
+				if _, err := os.Stat(text); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("settings file %s still there after the launcher exited: %v", text, err)
 				}
+				text = r.SettingsFile
+			}
+			var s struct {
+				Permissions map[string][]string
+				Env         map[string]string
+			}
+			if err := json.Unmarshal([]byte(text), &s); err != nil {
+				t.Fatalf("%q: %v", tt.args, err)
+			}
+			if s.Env["FOO"] != "bar" || s.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != "999" || s.Env["AWS_REGION"] != "us-west-2" || len(s.Permissions["allow"]) != 1 {
+				t.Errorf("%q: merged settings %s", tt.args, text)
 			}
 		}
 		if n != 1 || !contains(r.Args, "-p") {

@@ -72,6 +72,9 @@ type report struct {
 	StdinTTY bool              `json:"stdin_tty"`
 	Rows     int               `json:"rows"`
 	Cols     int               `json:"cols"`
+	// The content and permissions of a --settings file, read while claude ran.
+	SettingsFile string      `json:"settings_file"`
+	SettingsMode os.FileMode `json:"settings_mode"`
 }
 
 // fakeClaude is the fake claude's main.
@@ -85,6 +88,16 @@ func fakeClaude(mode string) int {
 		}
 		if ws, err := pty.GetsizeFull(os.Stdin); err == nil {
 			r.Rows, r.Cols = int(ws.Rows), int(ws.Cols)
+		}
+		for i, a := range os.Args[1 : len(os.Args)-1] {
+			if v := os.Args[i+2]; a == "--settings" && !strings.HasPrefix(v, "{") {
+				// A settings file: what it held while claude ran, and who could read it.
+				b, _ := os.ReadFile(v)
+				r.SettingsFile = string(b)
+				if fi, err := os.Stat(v); err == nil {
+					r.SettingsMode = fi.Mode().Perm()
+				}
+			}
 		}
 		b, _ := json.Marshal(r)
 		if err := os.WriteFile(os.Getenv("FAKE_REPORT"), b, 0o644); err != nil {

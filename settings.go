@@ -14,7 +14,12 @@ import (
 // Claude's own settings files. A --settings the user gave is merged with the
 // profile's (the user's own keys win, as a --model they type does) and takes
 // its place, so claude sees one.
-func withSettings(p profiles.Profile, args []string) ([]string, error) {
+//
+// When the user's --settings named a file, the merged settings go to a new
+// private file that save writes (returning its path), never onto claude's
+// command line: what the file held, tokens included, would be there for
+// any local user to read with ps.
+func withSettings(p profiles.Profile, args []string, save func(json string) (string, error)) ([]string, error) {
 	ours := p.Settings()
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
@@ -30,9 +35,14 @@ func withSettings(p profiles.Profile, args []string) ([]string, error) {
 		default:
 			continue
 		}
-		merged, err := mergeSettings(ours, val)
+		merged, fromFile, err := mergeSettings(ours, val)
 		if err != nil {
 			return nil, err
+		}
+		if fromFile {
+			if merged, err = save(merged); err != nil {
+				return nil, fmt.Errorf("--settings %s: %w", val, err)
+			}
 		}
 		out := append([]string{}, args[:i]...)
 		out = append(out, "--settings", merged)
@@ -45,23 +55,24 @@ func withSettings(p profiles.Profile, args []string) ([]string, error) {
 }
 
 // mergeSettings overlays the user's --settings value (a JSON object or the
-// path of a file holding one) on the profile's settings JSON.
-func mergeSettings(ours, user string) (string, error) {
+// path of a file holding one) on the profile's settings JSON. fromFile
+// says the user's value was a file.
+func mergeSettings(ours, user string) (merged string, fromFile bool, err error) {
 	text := user
 	if !strings.HasPrefix(strings.TrimSpace(user), "{") {
 		b, err := os.ReadFile(user)
 		if err != nil {
-			return "", fmt.Errorf("--settings: %w", err)
+			return "", false, fmt.Errorf("--settings: %w", err)
 		}
-		text = string(b)
+		text, fromFile = string(b), true
 	}
 	var u map[string]any
 	if err := json.Unmarshal([]byte(text), &u); err != nil {
-		return "", fmt.Errorf("--settings %s: not a JSON object: %w", user, err)
+		return "", false, fmt.Errorf("--settings %s: not a JSON object: %w", user, err)
 	}
 	var o map[string]any
 	if err := json.Unmarshal([]byte(ours), &o); err != nil {
-		return "", err
+		return "", false, err
 	}
 	env, _ := o["env"].(map[string]any)
 	if ue, ok := u["env"].(map[string]any); ok {
@@ -72,7 +83,37 @@ func mergeSettings(ours, user string) (string, error) {
 	u["env"] = env
 	b, err := json.Marshal(u)
 	if err != nil {
+		return "", false, err
+	}
+	return string(b), fromFile, nil
+}
+
+// privateSettings writes merged settings to a new file only the user can
+// read, in $XDG_RUNTIME_DIR when there is one, and returns its path. The
+// launch removes it after claude has ended (a.removeTemps).
+func (a *app) privateSettings(text string) (string, error) {
+	dir := a.env["XDG_RUNTIME_DIR"]
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "claude-bedrock-settings-*.json") // mode 0600
+	if err != nil {
 		return "", err
 	}
-	return string(b), nil
+	a.temps = append(a.temps, f.Name())
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return f.Name(), err
+}
+
+// removeTemps removes the files the launch wrote for claude.
+func (a *app) removeTemps() {
+	for _, name := range a.temps {
+		if err := os.Remove(name); err != nil {
+			a.log.Printf("removing %s: %v", name, err)
+		}
+	}
+	a.temps = nil
 }

@@ -150,7 +150,7 @@ func (w *watcher) relaunch(pr launcher.Proposal, sessionID string) (launcher.Com
 	}
 	w.profile.MaxOutputTokens = pr.Cap
 	w.args = relaunchArgs(w.args, sessionID) // a later relaunch continues this one
-	args, err := withSettings(w.profile, w.args)
+	args, err := withSettings(w.profile, w.args, w.a.privateSettings)
 	if err != nil {
 		return launcher.Command{}, err
 	}
