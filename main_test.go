@@ -133,6 +133,8 @@ func fakeClaude(mode string) int {
 		return fakeJobControl()
 	case "tee": // run $TEE_TARGET, copying its stdout to $TEE_OUT as well
 		return fakeTee()
+	case "replay": // note the start, draw $FAKE_REPLAY, then keep what is typed in $FAKE_KEYS
+		return fakeReplay()
 	case "hang": // wait to be signalled
 		fmt.Println("hanging")
 		time.Sleep(time.Minute)
@@ -336,4 +338,41 @@ func fakeTee() int {
 		return 96
 	}
 	return cmd.ProcessState.ExitCode()
+}
+
+// fakeReplay is a claude that appends its arguments to $FAKE_STARTS, writes
+// the recording $FAKE_REPLAY (of real Claude Code output) in raw mode, and
+// then appends every byte typed to $FAKE_KEYS until it is killed.
+func fakeReplay() int {
+	home := os.Getenv("HOME")
+	f, err := os.OpenFile(filepath.Join(home, "starts"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 99
+	}
+	fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+	f.Close()
+	if _, err := term.MakeRaw(0); err != nil {
+		fmt.Fprintln(os.Stderr, "fake replay: raw mode:", err)
+		return 96
+	}
+	rec, err := os.ReadFile(os.Getenv("FAKE_REPLAY"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 97
+	}
+	os.Stdout.Write(rec)
+	keys, err := os.OpenFile(filepath.Join(home, "keys"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 99
+	}
+	buf := make([]byte, 256)
+	for {
+		n, err := os.Stdin.Read(buf)
+		keys.Write(buf[:n])
+		if err != nil {
+			return 0
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
 	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
 	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
+	"github.com/claude-bedrock/claude-bedrock/launcher"
 )
 
 // readIncidents returns the incident record under home.
@@ -53,6 +54,7 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 			if got := w.fake.Turns(); len(got) == 0 || got[0].MaxTokens != 4096 {
 				t.Fatalf("turns before the offer: %s", fakebedrock.Summary(got))
 			}
+			time.Sleep(launcher.OfferArming) // sooner, a key is typing, not an answer
 			mark := term.Len()
 			term.Write("y")
 			term.WaitForScreenSince(t, mark, "cap 4096 -> 2048", 30*time.Second)
@@ -134,6 +136,7 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 
 	send("first")
 	term.WaitForScreenState(t, "the offer", offerShown, 90*time.Second)
+	time.Sleep(launcher.OfferArming) // sooner, a key is typing, not an answer
 	term.Write("n")
 	// The banner is gone and what it covered is claude's again. (Below its
 	// input box claude may leave rows empty: the banner's row is one.)
@@ -154,6 +157,7 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 	mark := term.Len()
 	send("third")
 	term.WaitForScreenSince(t, mark, "2048?", 90*time.Second) // a new incident: offered again
+	time.Sleep(launcher.OfferArming)
 	mark = term.Len()
 	term.Write("k")
 	term.WaitForScreenSince(t, mark, "cap 4096 -> 2048", 30*time.Second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
+	"github.com/claude-bedrock/claude-bedrock/launcher"
 )
 
 func TestPTYPassThrough(t *testing.T) {
@@ -100,5 +102,68 @@ func TestPTYLeavesARedirectedStderrAlone(t *testing.T) {
 	}
 	if strings.Contains(out, "to-stderr") || !strings.Contains(out, "to-stdout") {
 		t.Errorf("screen %q: want claude's stdout and not its stderr", out)
+	}
+}
+
+// When the offer shows up while the user is typing, what they type goes on
+// to claude: it dismisses the offer, and a "y" in it relaunches nothing.
+// And an answer typed once the offer has been up for OfferArming counts.
+func TestTypingWhenTheOfferShowsGoesToClaude(t *testing.T) {
+	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Claude Code's screen up to its final 429 error, before it exits.
+	rec = rec[:bytes.Index(rec, []byte("\x1b[?1049l"))]
+	replay := filepath.Join(t.TempDir(), "tpm-final.raw")
+	writeFile(t, replay, string(rec))
+
+	for _, typed := range []bool{true, false} {
+		env := testEnv(t, "replay", "FAKE_REPLAY="+replay)
+		home := homeOf(env)
+		term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
+		term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
+		if typed {
+			term.Type("try again", 20*time.Millisecond)
+			waitForFile(t, filepath.Join(home, "keys"), "try again")
+		} else {
+			time.Sleep(launcher.OfferArming)
+			mark := term.Len()
+			term.Write("y")
+			term.WaitForSince(t, mark, "cap 4096 -> 2048", 10*time.Second)
+			waitForFile(t, filepath.Join(home, "starts"), "--continue")
+		}
+		starts, err := os.ReadFile(filepath.Join(home, "starts"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(starts), "\n"); typed && n != 1 || !typed && n != 2 {
+			t.Errorf("typed %v: claude started %d times:\n%s", typed, n, starts)
+		}
+		if err := syscall.Kill(term.Pid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := term.Wait(t, 10*time.Second); code != 128+int(syscall.SIGTERM) {
+			t.Errorf("typed %v: exit %d, want %d", typed, code, 128+int(syscall.SIGTERM))
+		}
+		if m := term.Mode(t); !m.Sane() {
+			t.Errorf("terminal not restored: %+v", m)
+		}
+	}
+}
+
+// waitForFile waits until the file at path holds want.
+func waitForFile(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %q, want %q in it", path, b, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

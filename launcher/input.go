@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"sync"
+	"time"
 )
 
 // switchboard routes the user's keystrokes: to the current claude, to an
@@ -13,12 +14,33 @@ import (
 // would steal keystrokes), and every byte read goes to exactly one place.
 type switchboard struct {
 	mu      sync.Mutex
-	dst     io.Writer   // the current claude's PTY, or nil between sessions
-	held    []byte      // typed between sessions
-	offer   chan []byte // while an offer shows, keys go here
-	onEnter func()      // told when Enter goes to claude
-	onCtrlZ func()      // told when Ctrl-Z goes to claude
+	dst     io.Writer // the current claude's PTY, or nil between sessions
+	held    []byte    // typed between sessions
+	onEnter func()    // told when Enter goes to claude
+	onCtrlZ func()    // told when Ctrl-Z goes to claude
+
+	// While an offer shows, keys wait in offerKeys for the offer to read
+	// them; keysReady says some are there.
+	offering   bool
+	offerSince time.Time
+	offerKeys  []offerKey
+	offerBytes int
+	keysReady  chan struct{}
 }
+
+// offerKey is what one read of stdin gave while an offer showed.
+type offerKey struct {
+	p []byte
+	// early: read within OfferArming of the offer showing up, so typed
+	// before the user could have read it: typing, never an answer.
+	early bool
+}
+
+// OfferArming is how long after an offer shows up a key is still taken for
+// typing that was under way, not for an answer: nobody reads the banner
+// and answers it faster. Claude Code gives up, and the offer shows, just
+// when a user may be typing the next message.
+const OfferArming = 500 * time.Millisecond
 
 // kittyCtrlZ is Ctrl-Z as a terminal sends it under the kitty keyboard
 // protocol, which Claude Code switches on where the terminal has it.
@@ -48,24 +70,35 @@ func (s *switchboard) deliver(p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.offer != nil:
+	case s.offering:
+		if s.offerBytes+len(p) <= maxHeld {
+			s.offerKeys = append(s.offerKeys, offerKey{p: append([]byte(nil), p...), early: time.Since(s.offerSince) < OfferArming})
+			s.offerBytes += len(p)
+		}
 		select {
-		case s.offer <- append([]byte(nil), p...):
-		default: // the offer has not read the last key yet; a key typed this fast is not an answer
+		case s.keysReady <- struct{}{}:
+		default: // told already
 		}
-	case s.dst != nil:
-		if s.onEnter != nil && (bytes.IndexByte(p, '\r') >= 0 || bytes.IndexByte(p, '\n') >= 0 || bytes.Contains(p, kittyEnter)) {
-			s.onEnter()
-		}
-		if s.onCtrlZ != nil && (bytes.IndexByte(p, 0x1a) >= 0 || bytes.Contains(p, kittyCtrlZ)) {
-			s.onCtrlZ()
-		}
-		_, _ = s.dst.Write(p) // claude gone: the keystroke has nowhere to go
 	default:
+		s.toClaudeLocked(p)
+	}
+}
+
+// toClaudeLocked gives p to the current claude, or holds it for the next.
+func (s *switchboard) toClaudeLocked(p []byte) {
+	if s.dst == nil {
 		if len(s.held)+len(p) <= maxHeld {
 			s.held = append(s.held, p...)
 		}
+		return
 	}
+	if s.onEnter != nil && (bytes.IndexByte(p, '\r') >= 0 || bytes.IndexByte(p, '\n') >= 0 || bytes.Contains(p, kittyEnter)) {
+		s.onEnter()
+	}
+	if s.onCtrlZ != nil && (bytes.IndexByte(p, 0x1a) >= 0 || bytes.Contains(p, kittyCtrlZ)) {
+		s.onCtrlZ()
+	}
+	_, _ = s.dst.Write(p) // claude gone: the keystroke has nowhere to go
 }
 
 // attach makes w the destination, first giving it what was held.
@@ -86,15 +119,77 @@ func (s *switchboard) detach() {
 	s.mu.Unlock()
 }
 
-// capture sends keys to ch until release.
-func (s *switchboard) capture(ch chan []byte) {
+// capture keeps the keys for an offer until release, and returns the
+// channel that says some are waiting (take them with takeKeys).
+func (s *switchboard) capture() <-chan struct{} {
 	s.mu.Lock()
-	s.offer = ch
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.keysReady == nil {
+		s.keysReady = make(chan struct{}, 1)
+	}
+	s.offering, s.offerSince = true, time.Now()
+	s.offerKeys, s.offerBytes = nil, 0
+	select {
+	case <-s.keysReady: // a stale word from an earlier offer
+	default:
+	}
+	return s.keysReady
 }
 
-func (s *switchboard) release() {
+// takeKeys returns the keys read for the offer since the last call.
+func (s *switchboard) takeKeys() []offerKey {
 	s.mu.Lock()
-	s.offer = nil
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	k := s.offerKeys
+	s.offerKeys, s.offerBytes = nil, 0
+	return k
+}
+
+// forward gives p to claude while the offer keeps showing.
+func (s *switchboard) forward(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.toClaudeLocked(p)
+}
+
+// release ends the offer: rest (keys the offer read but did not take as
+// its answer), then keys read since, go to claude (or are held for the
+// next one), in the order they were typed.
+func (s *switchboard) release(rest []offerKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offering = false
+	for _, k := range append(rest, s.offerKeys...) {
+		s.toClaudeLocked(k.p)
+	}
+	s.offerKeys, s.offerBytes = nil, 0
+}
+
+// passiveInput reports whether p holds only reports the terminal sends by
+// itself (focus in and out, mouse reports, which Claude Code asks for),
+// not keys the user typed: they go to claude and leave an offer showing.
+func passiveInput(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	for len(p) > 0 {
+		switch {
+		case bytes.HasPrefix(p, []byte("\x1b[I")), bytes.HasPrefix(p, []byte("\x1b[O")):
+			p = p[3:]
+		case bytes.HasPrefix(p, []byte("\x1b[<")): // SGR mouse: ESC [ < b ; x ; y M|m
+			i := 3
+			for i < len(p) && (p[i] >= '0' && p[i] <= '9' || p[i] == ';') {
+				i++
+			}
+			if i == len(p) || p[i] != 'M' && p[i] != 'm' {
+				return false
+			}
+			p = p[i+1:]
+		case bytes.HasPrefix(p, []byte("\x1b[M")) && len(p) >= 6: // X10 mouse: ESC [ M b x y
+			p = p[6:]
+		default:
+			return false
+		}
+	}
+	return true
 }

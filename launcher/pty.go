@@ -204,7 +204,7 @@ func (r *runner) loop(s *session) (int, error) {
 	if r.det != nil {
 		incidents = r.det.Incidents()
 	}
-	var keys chan []byte
+	var keys <-chan struct{} // while an offer shows: keys wait for it
 	var offer Proposal
 	var offered detect.Incident
 	var tstpTimer <-chan time.Time
@@ -278,23 +278,24 @@ func (r *runner) loop(s *session) (int, error) {
 				continue
 			}
 			r.offers[inc.Seq], offer, offered = true, p, inc
-			keys = make(chan []byte, 8)
-			r.sb.capture(keys)
+			keys = r.sb.capture()
 			r.showBanner(p.Text)
-		case k := <-keys:
-			choice := answer(k, offer)
+		case <-keys:
+			choice, rest := r.readAnswer(r.sb.takeKeys(), offer)
 			if choice == "" {
-				continue // not an answer: the offer stays
+				continue // nothing typed yet: the offer stays
 			}
 			keys = nil
-			r.sb.release()
 			if r.w.Record != nil {
 				r.w.Record(offered, choice)
 			}
 			if choice == "dismiss" {
+				r.sb.release(rest) // the user typing on: it is claude's
 				r.dismissBanner(s)
 				continue
 			}
+			r.sb.detach()
+			r.sb.release(rest) // typed after the answer: for the next claude
 			if choice == "keep" && r.w.Keep != nil {
 				if err := r.w.Keep(offer); err != nil {
 					offer.Announce += fmt.Sprintf(" (not kept: %v)", err)
@@ -307,6 +308,28 @@ func (r *runner) loop(s *session) (int, error) {
 			s = next
 		}
 	}
+}
+
+// readAnswer reads the keys typed while an offer shows, in order: reports
+// the terminal sends by itself go on to claude; then the first key typed
+// is the answer when it is one ("relaunch", "keep", "dismiss") and came
+// after OfferArming. Any other key, or one typed sooner, means the user is
+// typing to claude: the offer is dismissed and the key goes on to claude.
+// rest are the keys after the answer, and "" says no key was typed yet.
+func (r *runner) readAnswer(keys []offerKey, p Proposal) (choice string, rest []offerKey) {
+	for i, k := range keys {
+		if passiveInput(k.p) {
+			r.sb.forward(k.p)
+			continue
+		}
+		if !k.early {
+			if c := answer(k.p, p); c != "" {
+				return c, keys[i+1:]
+			}
+		}
+		return "dismiss", keys[i:]
+	}
+	return "", nil
 }
 
 // answer reads the user's key for an offer: "relaunch", "keep", "dismiss",
