@@ -196,7 +196,7 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 		// started that way sets it again to itself: never a second layer.
 		env = setEnv(env, "CLAUDE_CODE_PROCESS_WRAPPER", self)
 	}
-	watch := a.newWatch(s, r.Profile, path, args, a.args)
+	watch := a.newWatch(s, r, path, args, a.args)
 	if claudePath != "" && watch != nil {
 		watch.Offer = false // a process Claude Code spawned: nobody to ask
 	}

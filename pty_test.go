@@ -167,3 +167,38 @@ func waitForFile(t *testing.T, path, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// In a project whose trusted .claude-bedrock.toml sets the cap, saving a
+// cap in the profile (k) would change nothing there: the offer does not
+// propose it, and says where the cap comes from.
+func TestNoKeepOfferWhereTheProjectSetsTheCap(t *testing.T) {
+	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := filepath.Join(t.TempDir(), "tpm-final.raw")
+	writeFile(t, replay, string(rec[:bytes.Index(rec, []byte("\x1b[?1049l"))]))
+	env := testEnv(t, "replay", "FAKE_REPLAY="+replay)
+	proj := t.TempDir()
+	writeFile(t, filepath.Join(proj, ".claude-bedrock.toml"), "profile = \"code\"\nmax_output_tokens = 8192\n")
+	if _, stderr, code := runLauncher(t, env, proj, "", "+allow"); code != 0 {
+		t.Fatalf("+allow: exit %d: %s", code, stderr)
+	}
+	cmd := execLauncher(env)
+	cmd.Dir = proj
+	term := ptytest.Start(t, cmd, 30, 200)
+	term.WaitFor(t, "Relaunch at 4096", 10*time.Second)
+	time.Sleep(launcher.OfferArming)
+	term.Write("k") // not an answer here: typing, which goes to claude
+	waitForFile(t, filepath.Join(homeOf(env), "keys"), "k")
+	out := string(term.Output())
+	if !strings.Contains(out, "y yes · n no") || strings.Contains(out, "k yes") || !strings.Contains(out, ".claude-bedrock.toml") {
+		t.Errorf("the offer: %q; want y and n only, naming the project file", out)
+	}
+	_ = syscall.Kill(term.Pid(), syscall.SIGTERM)
+	term.Wait(t, 10*time.Second)
+	starts, _ := os.ReadFile(filepath.Join(homeOf(env), "starts"))
+	if n := strings.Count(string(starts), "\n"); n != 1 {
+		t.Errorf("claude started %d times, want once (k is no answer here):\n%s", n, starts)
+	}
+}

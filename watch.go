@@ -28,16 +28,22 @@ type watcher struct {
 	config  string // the config file, for k (keep)
 	state   string // the state folder, for the incident record
 	extra   []string
+	// capByProject: this project's file sets the cap, and would go on
+	// overriding a cap saved in the profile here, so k is not offered.
+	capByProject bool
 }
 
 // newWatch returns the launcher's Watch for claude args: an offer in an
 // interactive chat, a hint after a -p run, nothing for subcommands.
-func (a *app) newWatch(s *profiles.Setup, p profiles.Profile, path string, args, cmdline []string) *launcher.Watch {
+func (a *app) newWatch(s *profiles.Setup, r *profiles.Resolution, path string, args, cmdline []string) *launcher.Watch {
 	kind := classifyClaudeArgs(args)
 	if kind == otherCommand {
 		return nil
 	}
-	w := &watcher{a: a, path: path, args: args, cmdline: cmdline, profile: p, config: s.Paths.Config, state: s.Paths.StateDir}
+	w := &watcher{a: a, path: path, args: args, cmdline: cmdline, profile: r.Profile, config: s.Paths.Config, state: s.Paths.StateDir}
+	if s.Project != nil && r.Sources["max_output_tokens"] == s.Project.Path {
+		w.capByProject = true
+	}
 	return &launcher.Watch{
 		Offer:    kind == chatSession,
 		Propose:  w.propose,
@@ -126,19 +132,31 @@ func (w *watcher) propose(inc detect.Incident) (launcher.Proposal, bool) {
 	return launcher.Proposal{}, false
 }
 
-// capProposal offers a relaunch at another cap.
+// capProposal offers a relaunch at another cap, and to save it in the
+// profile (k) unless the cap here comes from the project's file, which
+// would go on overriding the profile's in this project.
 func (w *watcher) capProposal(kind detect.Kind, next int) launcher.Proposal {
 	p := w.profile
 	what := kindText(kind)
+	canKeep := !w.capByProject
+	text := []string{
+		fmt.Sprintf("claude-bedrock: %s at cap %d. Relaunch at %d, keeping the conversation?  y yes · k yes, and save %d in profile %s · n no",
+			what, p.MaxOutputTokens, next, next, p.Name),
+		fmt.Sprintf("%s at cap %d. Relaunch at %d? y yes · k yes, save it · n no", kindShort(kind), p.MaxOutputTokens, next),
+		fmt.Sprintf("%s: cap %d->%d? y/k/n", kindShort(kind), p.MaxOutputTokens, next),
+	}
+	if !canKeep {
+		text = []string{
+			fmt.Sprintf("claude-bedrock: %s at cap %d, set by this project's %s. Relaunch at %d, keeping the conversation?  y yes · n no",
+				what, p.MaxOutputTokens, profiles.ProjectFileName, next),
+			fmt.Sprintf("%s at cap %d. Relaunch at %d? y yes · n no", kindShort(kind), p.MaxOutputTokens, next),
+			fmt.Sprintf("%s: cap %d->%d? y/n", kindShort(kind), p.MaxOutputTokens, next),
+		}
+	}
 	return launcher.Proposal{
-		Text: []string{
-			fmt.Sprintf("claude-bedrock: %s at cap %d. Relaunch at %d, keeping the conversation?  y yes · k yes, and save %d in profile %s · n no",
-				what, p.MaxOutputTokens, next, next, p.Name),
-			fmt.Sprintf("%s at cap %d. Relaunch at %d? y yes · k yes, save it · n no", kindShort(kind), p.MaxOutputTokens, next),
-			fmt.Sprintf("%s: cap %d->%d? y/k/n", kindShort(kind), p.MaxOutputTokens, next),
-		},
+		Text:     text,
 		Relaunch: true,
-		CanKeep:  true,
+		CanKeep:  canKeep,
 		Cap:      next,
 		Announce: fmt.Sprintf("profile %s: cap %d -> %d (%s)", p.Name, p.MaxOutputTokens, next, strings.ToLower(what[:1])+what[1:]),
 	}
