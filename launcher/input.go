@@ -165,31 +165,56 @@ func (s *switchboard) release(rest []offerKey) {
 	s.offerKeys, s.offerBytes = nil, 0
 }
 
-// passiveInput reports whether p holds only reports the terminal sends by
-// itself (focus in and out, mouse reports, which Claude Code asks for),
-// not keys the user typed: they go to claude and leave an offer showing.
+// passiveInput reports whether p holds only what the terminal sends by
+// itself, not keys the user typed: focus in and out and mouse reports,
+// which Claude Code asks for, and replies to its queries (CSI ? … reports
+// such as a colour-scheme change, OSC and DCS strings), none of which a
+// key produces. They go to claude and leave an offer showing.
 func passiveInput(p []byte) bool {
 	if len(p) == 0 {
 		return false
 	}
 	for len(p) > 0 {
-		switch {
-		case bytes.HasPrefix(p, []byte("\x1b[I")), bytes.HasPrefix(p, []byte("\x1b[O")):
-			p = p[3:]
-		case bytes.HasPrefix(p, []byte("\x1b[<")): // SGR mouse: ESC [ < b ; x ; y M|m
-			i := 3
-			for i < len(p) && (p[i] >= '0' && p[i] <= '9' || p[i] == ';') {
-				i++
-			}
-			if i == len(p) || p[i] != 'M' && p[i] != 'm' {
-				return false
-			}
-			p = p[i+1:]
-		case bytes.HasPrefix(p, []byte("\x1b[M")) && len(p) >= 6: // X10 mouse: ESC [ M b x y
-			p = p[6:]
-		default:
+		n := reportLen(p)
+		if n == 0 {
 			return false
 		}
+		p = p[n:]
 	}
 	return true
+}
+
+// reportLen is the length of the terminal report at the start of p, or 0.
+func reportLen(p []byte) int {
+	switch {
+	case bytes.HasPrefix(p, []byte("\x1b[I")), bytes.HasPrefix(p, []byte("\x1b[O")):
+		return 3
+	case bytes.HasPrefix(p, []byte("\x1b[M")): // X10 mouse: ESC [ M b x y
+		if len(p) >= 6 {
+			return 6
+		}
+	case bytes.HasPrefix(p, []byte("\x1b[<")), bytes.HasPrefix(p, []byte("\x1b[?")):
+		// SGR mouse (ESC [ < b ; x ; y M|m) or a report (ESC [ ? … final)
+		i := 3
+		for i < len(p) && p[i] >= 0x20 && p[i] <= 0x3f {
+			i++
+		}
+		for i < len(p) && p[i] >= 0x20 && p[i] <= 0x2f { // intermediates, as in $y
+			i++
+		}
+		if i < len(p) && p[i] >= 0x40 && p[i] <= 0x7e {
+			return i + 1
+		}
+	case bytes.HasPrefix(p, []byte("\x1b]")), bytes.HasPrefix(p, []byte("\x1bP")):
+		// an OSC or DCS string, ended by BEL or ST
+		for i := 2; i < len(p); i++ {
+			if p[i] == 0x07 {
+				return i + 1
+			}
+			if p[i] == 0x1b && i+1 < len(p) && p[i+1] == '\\' {
+				return i + 2
+			}
+		}
+	}
+	return 0
 }

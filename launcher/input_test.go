@@ -9,17 +9,24 @@ import (
 
 func TestPassiveInput(t *testing.T) {
 	for in, want := range map[string]bool{
-		"\x1b[I":                       true,
-		"\x1b[O\x1b[I":                 true,
-		"\x1b[<64;10;5M\x1b[<65;10;5M": true,
-		"\x1b[<0;1;1m":                 true,
-		"\x1b[M !!":                    true,
-		"":                             false,
-		"y":                            false,
-		"\x1b[Iy":                      false,
-		"\x1b[<64;10;5":                false,
-		"\x1b[13u":                     false,
-		"\x1b[200~paste\x1b[201~":      false,
+		"\x1b[I":                           true,
+		"\x1b[O\x1b[I":                     true,
+		"\x1b[<64;10;5M\x1b[<65;10;5M":     true,
+		"\x1b[<0;1;1m":                     true,
+		"\x1b[M !!":                        true,
+		"\x1b[?997;1n":                     true, // the colour scheme changed (mode 2031)
+		"\x1b[?2026;2$y\x1b[?62;c":         true,
+		"\x1b]11;rgb:0000/0000/0000\x1b\\": true,
+		"\x1bP>|kitty(0.40.0)\x1b\\":       true,
+		"\x1b]11;rgb:0":                    false,
+		"\x1b[1;5A":                        false, // Ctrl-Up
+		"\x1b[27u":                         false, // Esc under the kitty protocol
+		"":                                 false,
+		"y":                                false,
+		"\x1b[Iy":                          false,
+		"\x1b[<64;10;5":                    false,
+		"\x1b[13u":                         false,
+		"\x1b[200~paste\x1b[201~":          false,
 	} {
 		if got := passiveInput([]byte(in)); got != want {
 			t.Errorf("passiveInput(%q) = %v, want %v", in, got, want)
