@@ -1,7 +1,9 @@
 package profiles_test
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,6 +91,92 @@ func TestSetCap(t *testing.T) {
 	}
 	if err := profiles.SetCap(w.configPath(), "work", 0, w.env); err == nil {
 		t.Fatal("cap 0 accepted")
+	}
+}
+
+// TestEditsGoThroughASymlinkedConfig: a config.toml that is a link into a
+// dotfiles repository is edited where it points, and stays a link.
+func TestEditsGoThroughASymlinkedConfig(t *testing.T) {
+	const before = "default = \"code\"\n\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"
+	tests := []struct {
+		name  string
+		edit  func(path string, env map[string]string) error
+		after string
+	}{
+		{"SetDefault", func(path string, env map[string]string) error { return profiles.SetDefault(path, "light", env) },
+			"default = \"light\"\n\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"},
+		{"SetCap", func(path string, env map[string]string) error { return profiles.SetCap(path, "work", 1500, env) },
+			"default = \"code\"\n\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 1500\n"},
+		{"SetCap of a built-in", func(path string, env map[string]string) error { return profiles.SetCap(path, "large", 4096, env) },
+			before + "\n[profiles.large]\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			target := filepath.Join(w.home, "dotfiles", "claude-bedrock.toml")
+			w.write(target, before)
+			if err := os.Chmod(target, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			link := w.configPath()
+			const dest = "../../dotfiles/claude-bedrock.toml" // relative, as dotfile managers make them
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(dest, link); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.edit(link, w.env); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.Readlink(link); err != nil || got != dest {
+				t.Fatalf("%s is no longer the link to %s: Readlink = %q, %v", link, dest, got, err)
+			}
+			if diff := cmp.Diff(tt.after, readFile(t, target)); diff != "" {
+				t.Errorf("target (-want +got):\n%s", diff)
+			}
+			if fi, err := os.Stat(target); err != nil || fi.Mode() != 0o600 {
+				t.Errorf("target mode = %v, %v; want %v", fi.Mode(), err, fs.FileMode(0o600))
+			}
+			for _, dir := range []string{filepath.Dir(link), filepath.Dir(target)} {
+				if names, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(names) > 0 {
+					t.Errorf("temporary files left behind: %q", names)
+				}
+			}
+		})
+	}
+}
+
+// TestEditsRefuseADanglingSymlink: a link to a file that is not there (the
+// dotfiles repository not checked out yet) is an error that says so, and no
+// file is made in the link's place.
+func TestEditsRefuseADanglingSymlink(t *testing.T) {
+	edits := map[string]func(path string, env map[string]string) error{
+		"SetDefault": func(path string, env map[string]string) error { return profiles.SetDefault(path, "light", env) },
+		"SetCap":     func(path string, env map[string]string) error { return profiles.SetCap(path, "code", 2048, env) },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			target := filepath.Join(w.home, "dotfiles", "claude-bedrock.toml")
+			link := w.configPath()
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(target, link); err != nil {
+				t.Fatal(err)
+			}
+			err := edit(link, w.env)
+			if want := link + " is a symbolic link to " + target + ", which does not exist"; err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want one containing %q", err, want)
+			}
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+				t.Fatalf("%s is no longer a link: %v, %v", link, fi.Mode(), err)
+			}
+			if _, err := os.Lstat(target); !os.IsNotExist(err) {
+				t.Fatalf("%s was made: %v", target, err)
+			}
+		})
 	}
 }
 
