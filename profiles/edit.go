@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // SetDefault makes name the default profile in the config file at path,
@@ -66,15 +68,14 @@ func appendText(data []byte, s string) []byte {
 // reads back as wanted before it replaces the file.
 func editConfig(path string, env map[string]string, table []string, key, value string, ok func(*Config) bool) error {
 	data := readOrEmpty(path)
+	full := strings.Join(append(append([]string{}, table...), key), ".")
+	if edited, found := replaceValue(data, full, value); found {
+		return writeChecked(path, env, edited, ok)
+	}
 	lines := strings.SplitAfter(string(data), "\n")
 	pos := keyLines(data)
-	full := strings.Join(append(append([]string{}, table...), key), ".")
 	newLine := key + " = " + value + "\n"
 	switch {
-	case pos[full] > 0:
-		i := pos[full] - 1
-		indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
-		lines[i] = indent + newLine
 	case table == nil:
 		lines = append([]string{newLine}, lines...)
 	case pos[strings.Join(table, ".")] > 0:
@@ -84,6 +85,41 @@ func editConfig(path string, env map[string]string, table []string, key, value s
 		return writeChecked(path, env, appendText(data, fmt.Sprintf("\n[%s]\n%s", strings.Join(table, "."), newLine)), ok)
 	}
 	return writeChecked(path, env, []byte(strings.Join(lines, "")), ok)
+}
+
+// replaceValue replaces the value of the dotted key full in the TOML document
+// data with value, and reports whether the key was there. Only the value's own
+// bytes change, as the parser delimits them, so the key as written, the
+// spacing and a comment after the value stay, and a '#' or quote inside a
+// string is never taken for the start of a comment.
+func replaceValue(data []byte, full, value string) ([]byte, bool) {
+	var p unstable.Parser
+	p.Reset(data)
+	var table []string
+	for p.NextExpression() {
+		e := p.Expression()
+		var key []string
+		for it := e.Key(); it.Next(); {
+			key = append(key, string(it.Node().Data))
+		}
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = key
+		case unstable.KeyValue:
+			if strings.Join(append(append([]string{}, table...), key...), ".") != full {
+				continue
+			}
+			raw := e.Value().Raw
+			if raw.Length == 0 {
+				return nil, false // an array or inline table, never a valid default or cap
+			}
+			start, end := int(raw.Offset), int(raw.Offset+raw.Length)
+			edited := make([]byte, 0, len(data)-(end-start)+len(value))
+			edited = append(append(append(edited, data[:start]...), value...), data[end:]...)
+			return edited, true
+		}
+	}
+	return nil, false // a parse error was already reported by LoadConfig
 }
 
 // writeChecked writes data to path atomically if it parses as a valid config

@@ -25,7 +25,7 @@ func TestSetDefaultKeepsTheRestOfTheFile(t *testing.T) {
 	tests := []struct{ name, before, after string }{
 		{"no file", "", "default = \"light\"\n"},
 		{"replaces", "# mine\ndefault = \"code\" # old\n\n[profiles.work] # work\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n",
-			"# mine\ndefault = \"light\"\n\n[profiles.work] # work\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"},
+			"# mine\ndefault = \"light\" # old\n\n[profiles.work] # work\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"},
 		{"adds at the top", "[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n",
 			"default = \"light\"\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"},
 	}
@@ -84,7 +84,7 @@ func TestSetCap(t *testing.T) {
 	if err := profiles.SetCap(w.configPath(), "large", 4096, w.env); err != nil {
 		t.Fatal(err)
 	}
-	want := "# keep me\n[profiles.work]\nmodel = \"sonnet\" # the model\nregion = \"us-east-1\"\nmax_output_tokens = 1500\n" +
+	want := "# keep me\n[profiles.work]\nmodel = \"sonnet\" # the model\nregion = \"us-east-1\"\nmax_output_tokens = 1500 # was\n" +
 		"\n[profiles.large]\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"
 	if diff := cmp.Diff(want, readFile(t, w.configPath())); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -92,6 +92,50 @@ func TestSetCap(t *testing.T) {
 	if err := profiles.SetCap(w.configPath(), "work", 0, w.env); err == nil {
 		t.Fatal("cap 0 accepted")
 	}
+}
+
+// TestEditsKeepTrailingComments: replacing a value keeps the comment after it
+// and the spacing before the comment, whatever quotes and '#' the line holds.
+func TestEditsKeepTrailingComments(t *testing.T) {
+	const work = "[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\n"
+	tests := []struct {
+		name, before, after string
+		edit                func(path string, env map[string]string) error
+	}{
+		{"default", "default = \"code\"  # agreed with the team\n", "default = \"light\"  # agreed with the team\n", setDefaultLight},
+		{"default with a tab", "default = \"code\"\t# mine\n", "default = \"light\"\t# mine\n", setDefaultLight},
+		{"literal string", "default = 'code' # mine\n", "default = \"light\" # mine\n", setDefaultLight},
+		{"quotes and # in the comment", "default = \"code\" # not \"large#2\", it's too slow # really\n", "default = \"light\" # not \"large#2\", it's too slow # really\n", setDefaultLight},
+		{"no space before the comment", "default = \"code\"#mine\n", "default = \"light\"#mine\n", setDefaultLight},
+		{"no comment, trailing space", "default = \"code\"   \n", "default = \"light\"   \n", setDefaultLight},
+		{"no final newline", "default = \"code\" # mine", "default = \"light\" # mine", setDefaultLight},
+		{"cap", work + "max_output_tokens = 2048  # agreed with the team\n", work + "max_output_tokens = 1500  # agreed with the team\n", setWorkCap},
+		{"cap written with _", work + "max_output_tokens = 2_048 # mine\n", work + "max_output_tokens = 1500 # mine\n", setWorkCap},
+		{"cap after a # in a string", "[profiles.work]\ndescription = \"team #1\" # who\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 2048 # \"#\" # x\n",
+			"[profiles.work]\ndescription = \"team #1\" # who\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 1500 # \"#\" # x\n", setWorkCap},
+		{"indented, dotted key", "[profiles]\n  work.model = \"sonnet\"\n  work.region = \"us-east-1\"\n  work.max_output_tokens = 2048 # mine\n",
+			"[profiles]\n  work.model = \"sonnet\"\n  work.region = \"us-east-1\"\n  work.max_output_tokens = 1500 # mine\n", setWorkCap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.config(tt.before)
+			if err := tt.edit(w.configPath(), w.env); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.after, readFile(t, w.configPath())); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func setDefaultLight(path string, env map[string]string) error {
+	return profiles.SetDefault(path, "light", env)
+}
+
+func setWorkCap(path string, env map[string]string) error {
+	return profiles.SetCap(path, "work", 1500, env)
 }
 
 // TestEditsGoThroughASymlinkedConfig: a config.toml that is a link into a
