@@ -6,8 +6,8 @@ import (
 )
 
 // modeTracker follows the terminal modes claude switches on — the alternate
-// screen, mouse tracking, bracketed paste, focus events, a hidden cursor, the
-// kitty keyboard protocol — so that a claude that dies without switching
+// screen, mouse tracking, bracketed paste, focus events, colour-scheme
+// reports, a hidden cursor, the kitty keyboard protocol — so that a claude that dies without switching
 // them off (killed, crashed) does not leave the user's shell with a broken
 // terminal. A claude that exits normally switches them off itself, and then
 // the launcher writes nothing.
@@ -25,7 +25,7 @@ type modeTracker struct {
 
 // The DEC private modes a TUI switches on and a shell expects off, in the
 // order they are switched off (the alternate screen last).
-var trackedModes = [...]int{1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004, 25, 1049, 1047, 47}
+var trackedModes = [...]int{1000, 1002, 1003, 1004, 1005, 1006, 1015, 2004, 2031, 25, 1049, 1047, 47}
 
 // maxSeq bounds the parameter bytes kept of one escape sequence.
 const maxSeq = 32
@@ -250,14 +250,16 @@ func modeIndex(m int) int {
 		return 6
 	case 2004:
 		return 7
-	case 25:
+	case 2031:
 		return 8
-	case 1049:
+	case 25:
 		return 9
-	case 1047:
+	case 1049:
 		return 10
-	case 47:
+	case 1047:
 		return 11
+	case 47:
+		return 12
 	}
 	return -1
 }

@@ -19,6 +19,8 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 		{"kitty popped all", "\x1b[>1u\x1b[<5u", ""},
 		{"focus events", "\x1b[?1004h", "\x1b[?1004l"},
 		{"a control byte before the marker", "\x1b[\x00?1049h\x1b[\x88>u", "\x1b[?1049l\x1b[<1u"},
+		{"colour-scheme reports", "\x1b[?2031h", "\x1b[?2031l"},
+		{"colour-scheme reports switched off", "\x1b[?2004;2031h\x1b[?2031l", "\x1b[?2004l"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +149,7 @@ func TestModeIndexMatchesTrackedModes(t *testing.T) {
 			t.Errorf("modeIndex(%d) = %d, want %d", m, got, i)
 		}
 	}
-	for _, m := range []int{0, 1, 24, 26, 48, 999, 1001, 1007, 1048, 1050, 2026, 2031} {
+	for _, m := range []int{0, 1, 4, 24, 26, 48, 999, 1001, 1007, 1048, 1050, 2026, 2030, 2032} {
 		if got := modeIndex(m); got != -1 {
 			t.Errorf("modeIndex(%d) = %d, want -1: not tracked", m, got)
 		}
