@@ -7,13 +7,18 @@ import (
 
 // modeTracker follows the terminal modes claude switches on — the alternate
 // screen, mouse tracking, bracketed paste, focus events, colour-scheme
-// reports, a hidden cursor, the kitty keyboard protocol — so that a claude that dies without switching
-// them off (killed, crashed) does not leave the user's shell with a broken
-// terminal. A claude that exits normally switches them off itself, and then
+// reports, a hidden cursor, the kitty keyboard protocol, xterm's
+// modifyOtherKeys — so that a claude that dies without switching them off
+// (killed, crashed) does not leave the user's shell with a broken terminal. A claude that exits normally switches them off itself, and then
 // the launcher writes nothing.
 type modeTracker struct {
 	on    [len(trackedModes)]bool // per trackedModes: set (for 25, the cursor, "on" means hidden)
 	kitty int                     // kitty keyboard flags pushed and not popped
+
+	// otherKeys is xterm's modifyOtherKeys level (CSI > 4 ; Pv m), 0 when
+	// off: at 1 or 2 the terminal sends Ctrl-keys as CSI sequences that a
+	// shell does not read.
+	otherKeys int
 
 	// The parser's state survives between writes: an escape sequence may be
 	// cut anywhere by the end of a read.
@@ -137,8 +142,8 @@ func (t *modeTracker) sequence(p []byte) {
 }
 
 // param keeps parameter byte c of the open CSI sequence while it can be one
-// that changes a tracked mode (CSI ? … h/l, CSI > … u, CSI < … u); the rest
-// (colours, cursor moves) are only skipped.
+// that changes a tracked mode (CSI ? … h/l, CSI > … u, CSI < … u,
+// CSI > … m); the rest (colours, cursor moves) are only skipped.
 func (t *modeTracker) param(c byte) {
 	switch {
 	case t.over:
@@ -209,6 +214,8 @@ func (t *modeTracker) csi(params []byte, final byte) {
 			}
 			t.on[i] = set
 		}
+	case final == 'm' && len(params) > 0 && params[0] == '>':
+		t.keyModifiers(params[1:])
 	case final == 'u' && len(params) > 0 && params[0] == '>':
 		t.kitty++
 	case final == 'u' && len(params) > 0 && params[0] == '<':
@@ -217,6 +224,23 @@ func (t *modeTracker) csi(params []byte, final byte) {
 			n = v
 		}
 		t.kitty = max(t.kitty-n, 0)
+	}
+}
+
+// keyModifiers runs xterm's CSI > Pp ; Pv m (XTMODKEYS), params after the
+// '>': Pp 4 is modifyOtherKeys, at level Pv; no Pv resets it to the
+// terminal's initial value, and no Pp at all resets every option. The
+// initial value is taken for off, so resetSequence writes nothing for it.
+func (t *modeTracker) keyModifiers(params []byte) {
+	pp, n := atoi(params)
+	switch {
+	case len(params) == 0:
+		t.otherKeys = 0
+	case n == 0 || pp != 4: // another option (modifyCursorKeys …): not tracked
+	case n == len(params):
+		t.otherKeys = 0
+	default:
+		t.otherKeys, _ = atoi(params[n+1:]) // after the ';': no digits is 0, a reset
 	}
 }
 
@@ -285,6 +309,9 @@ func (t *modeTracker) resetSequence() []byte {
 	if t.kitty > 0 {
 		fmt.Fprintf(&b, "\x1b[<%du", t.kitty)
 	}
+	if t.otherKeys != 0 {
+		b.WriteString("\x1b[>4m") // back to the terminal's own setting, as Claude Code leaves it
+	}
 	return b.Bytes()
 }
 
@@ -305,6 +332,9 @@ func (t *modeTracker) setSequence() []byte {
 	}
 	for i := 0; i < t.kitty; i++ {
 		b.WriteString("\x1b[>1u") // the flags pushed are not kept; 1 (disambiguate) is what TUIs push
+	}
+	if t.otherKeys != 0 {
+		fmt.Fprintf(&b, "\x1b[>4;%dm", t.otherKeys)
 	}
 	return b.Bytes()
 }

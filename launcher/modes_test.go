@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +22,15 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 		{"a control byte before the marker", "\x1b[\x00?1049h\x1b[\x88>u", "\x1b[?1049l\x1b[<1u"},
 		{"colour-scheme reports", "\x1b[?2031h", "\x1b[?2031l"},
 		{"colour-scheme reports switched off", "\x1b[?2004;2031h\x1b[?2031l", "\x1b[?2004l"},
+		{"modifyOtherKeys 2", "\x1b[>4;2m", "\x1b[>4m"},
+		{"modifyOtherKeys 1", "\x1b[>4;1mx", "\x1b[>4m"},
+		{"modifyOtherKeys reset", "\x1b[>4;2m\x1b[>4m", ""},
+		{"modifyOtherKeys set to 0", "\x1b[>4;2m\x1b[>4;0m", ""},
+		{"modifyOtherKeys reset with all", "\x1b[>4;2m\x1b[>m", ""},
+		{"other key modifier options", "\x1b[>1;2m\x1b[>0;1m", ""},
+		{"other options do not reset it", "\x1b[>4;2m\x1b[>1m\x1b[>1;0m\x1b[4;0m\x1b[?4m", "\x1b[>4m"},
+		{"as Claude Code starts on kitty", "\x1b[?25h\x1b[?2004h\x1b[?2031h\x1b[?1004h\x1b[?1049h\x1b[?1000h\x1b[?1002h\x1b[?1003h\x1b[?1006h\x1b[?25l\x1b[>0q\x1b[?u\x1b[<u\x1b[>5u\x1b[>4;2m",
+			"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l\x1b[?2031l\x1b[?25h\x1b[?1049l\x1b[<1u\x1b[>4m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +55,31 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 	}
 }
 
+// TestModeTrackerSetsAgainWhatItReset: after a stop, setSequence switches on
+// again what resetSequence switched off, the alternate screen first and
+// modifyOtherKeys at the level claude chose.
+func TestModeTrackerSetsAgainWhatItReset(t *testing.T) {
+	tests := []struct {
+		name, out, want string
+	}{
+		{"nothing", "plain text", ""},
+		{"modes", "\x1b[?1049h\x1b[?2004h\x1b[?2031h\x1b[?25l", "\x1b[?1049h\x1b[?25l\x1b[?2031h\x1b[?2004h"},
+		{"modifyOtherKeys 2", "\x1b[>4;2m", "\x1b[>4;2m"},
+		{"modifyOtherKeys 1", "\x1b[>4;2m\x1b[>4;1m", "\x1b[>4;1m"},
+		{"modifyOtherKeys off", "\x1b[>4;1m\x1b[>4m", ""},
+		{"kitty and modifyOtherKeys", "\x1b[?1049h\x1b[>5u\x1b[>4;2m", "\x1b[?1049h\x1b[>1u\x1b[>4;2m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &modeTracker{}
+			m.Write([]byte(tt.out))
+			if got := string(m.setSequence()); got != tt.want {
+				t.Fatalf("set %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // FuzzModeTracker checks Write, which searches for the few sequences that
 // matter, against the byte-at-a-time state machine alone, for any input cut
 // anywhere into two writes.
@@ -55,6 +90,7 @@ func FuzzModeTracker(f *testing.F) {
 	f.Add([]byte("\x1b[?1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;1049h\x1b[?1004h"), 20)
 	f.Add([]byte("\x1b[>1u\x1b[>3u\x1b[<2u\x1b[<u\x1b[>u"), 11)
 	f.Add([]byte("\x1b[\x88>u\x1b000000"), 0)
+	f.Add([]byte("\x1b[>4;2m\x1b[?2031h\x1b[>4m\x1b[>m\x1b[>4;1m\x1b[>4;0m"), 7)
 	if rec, err := os.ReadFile("detect/testdata/tpm-final-w80-kitty.raw"); err == nil {
 		f.Add(rec, len(rec)/3)
 	}
@@ -106,14 +142,38 @@ func TestModeTrackerRecorded(t *testing.T) {
 	}
 }
 
+// TestModeTrackerRecordedKilled: Claude Code killed on kitty before it
+// switches anything off leaves on what the tracker resets, modifyOtherKeys
+// and colour-scheme reports included; at its normal exit, nothing.
+func TestModeTrackerRecordedKilled(t *testing.T) {
+	rec, err := os.ReadFile("detect/testdata/ok-w80-kitty.raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit := bytes.Index(rec, []byte("\x1b[?1006l")) // the first mode it switches off on its way out
+	if exit < 0 {
+		t.Fatal("no exit in the recording")
+	}
+	const want = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l\x1b[?2031l\x1b[?25h\x1b[?1049l\x1b[<1u\x1b[>4m"
+	m := &modeTracker{}
+	m.Write(rec[:exit])
+	if got := string(m.resetSequence()); got != want {
+		t.Errorf("killed before its exit: reset %q, want %q", got, want)
+	}
+	m.Write(rec[exit:])
+	if got := string(m.resetSequence()); got != "" {
+		t.Errorf("after its exit: reset %q, want nothing", got)
+	}
+}
+
 // differ says how the state Write reached differs from the state machine's,
 // or "" when it does not.
 func differ(m, ref *modeTracker) string {
-	if m.on == ref.on && m.kitty == ref.kitty && m.atGround() == ref.atGround() {
+	if m.on == ref.on && m.kitty == ref.kitty && m.otherKeys == ref.otherKeys && m.atGround() == ref.atGround() {
 		return ""
 	}
-	return fmt.Sprintf("modes %v kitty %d ground %v; the state machine: %v %d %v",
-		m.on, m.kitty, m.atGround(), ref.on, ref.kitty, ref.atGround())
+	return fmt.Sprintf("modes %v kitty %d modifyOtherKeys %d ground %v; the state machine: %v %d %d %v",
+		m.on, m.kitty, m.otherKeys, m.atGround(), ref.on, ref.kitty, ref.otherKeys, ref.atGround())
 }
 
 func seq(from, to int) []int {
