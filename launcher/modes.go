@@ -296,6 +296,15 @@ func (t *modeTracker) atGround() bool { return t.state == ground }
 // nothing when it left the terminal as it found it.
 func (t *modeTracker) resetSequence() []byte {
 	var b bytes.Buffer
+	// The keyboard first: kitty keeps a stack of keyboard flags for each
+	// screen, and Claude Code pushes on the alternate one, which the
+	// modes below leave last.
+	if t.kitty > 0 {
+		fmt.Fprintf(&b, "\x1b[<%du", t.kitty)
+	}
+	if t.otherKeys != 0 {
+		b.WriteString("\x1b[>4m") // back to the terminal's own setting, as Claude Code leaves it
+	}
 	for i, m := range trackedModes {
 		if !t.on[i] {
 			continue
@@ -305,12 +314,6 @@ func (t *modeTracker) resetSequence() []byte {
 			continue
 		}
 		fmt.Fprintf(&b, "\x1b[?%dl", m)
-	}
-	if t.kitty > 0 {
-		fmt.Fprintf(&b, "\x1b[<%du", t.kitty)
-	}
-	if t.otherKeys != 0 {
-		b.WriteString("\x1b[>4m") // back to the terminal's own setting, as Claude Code leaves it
 	}
 	return b.Bytes()
 }

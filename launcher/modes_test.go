@@ -19,7 +19,7 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 		{"kitty keyboard pushed twice, popped once", "\x1b[>1u\x1b[>3u\x1b[<u", "\x1b[<1u"},
 		{"kitty popped all", "\x1b[>1u\x1b[<5u", ""},
 		{"focus events", "\x1b[?1004h", "\x1b[?1004l"},
-		{"a control byte before the marker", "\x1b[\x00?1049h\x1b[\x88>u", "\x1b[?1049l\x1b[<1u"},
+		{"a control byte before the marker", "\x1b[\x00?1049h\x1b[\x88>u", "\x1b[<1u\x1b[?1049l"},
 		{"colour-scheme reports", "\x1b[?2031h", "\x1b[?2031l"},
 		{"colour-scheme reports switched off", "\x1b[?2004;2031h\x1b[?2031l", "\x1b[?2004l"},
 		{"modifyOtherKeys 2", "\x1b[>4;2m", "\x1b[>4m"},
@@ -30,7 +30,7 @@ func TestModeTrackerResetsWhatWasLeftOn(t *testing.T) {
 		{"other key modifier options", "\x1b[>1;2m\x1b[>0;1m", ""},
 		{"other options do not reset it", "\x1b[>4;2m\x1b[>1m\x1b[>1;0m\x1b[4;0m\x1b[?4m", "\x1b[>4m"},
 		{"as Claude Code starts on kitty", "\x1b[?25h\x1b[?2004h\x1b[?2031h\x1b[?1004h\x1b[?1049h\x1b[?1000h\x1b[?1002h\x1b[?1003h\x1b[?1006h\x1b[?25l\x1b[>0q\x1b[?u\x1b[<u\x1b[>5u\x1b[>4;2m",
-			"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l\x1b[?2031l\x1b[?25h\x1b[?1049l\x1b[<1u\x1b[>4m"},
+			"\x1b[<1u\x1b[>4m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l\x1b[?2031l\x1b[?25h\x1b[?1049l"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestModeTrackerRecordedKilled(t *testing.T) {
 	if exit < 0 {
 		t.Fatal("no exit in the recording")
 	}
-	const want = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l\x1b[?2031l\x1b[?25h\x1b[?1049l\x1b[<1u\x1b[>4m"
+	const want = "\x1b[<1u\x1b[>4m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1004l\x1b[?1006l\x1b[?2004l\x1b[?2031l\x1b[?25h\x1b[?1049l"
 	m := &modeTracker{}
 	m.Write(rec[:exit])
 	if got := string(m.resetSequence()); got != want {
