@@ -36,6 +36,10 @@ func LoadConfig(path string, env map[string]string) (*Config, error) {
 	c := &Config{Path: path, Profiles: Builtins(), UserDefined: map[string]bool{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// A link into dotfiles that moved is not the same as no config.
+		if _, err := resolveLink(path); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}
 	if err != nil {
