@@ -3,10 +3,13 @@ package main
 import "strings"
 
 // What claude's own command line looks like (Claude Code 2.1.328, checked
-// against the pinned CLI's --help by TestClaudeArgsTableMatchesTheCLI). The
+// against the pinned CLI by TestClaudeArgsTableMatchesTheCLI: its --help and
+// the options its bundled JavaScript defines, hidden ones included). The
 // launcher needs it for two things only: to tell an interactive session from
 // -p and subcommands, and to drop the prompt and the session choice when it
-// relaunches a session.
+// relaunches a session. Both go wrong when an option's value is taken for a
+// positional word, so the table lists every option, not just those --help
+// shows.
 
 // argKind is how many values an option takes, in commander.js's terms.
 type argKind int
@@ -20,6 +23,7 @@ const (
 
 // claudeOptions maps each option of claude to what it takes.
 var claudeOptions = map[string]argKind{
+	// Shown by --help.
 	"--add-dir": variadicValue, "--agent": requiredValue, "--agents": requiredValue,
 	"--allow-dangerously-skip-permissions": noValue, "--allowedTools": variadicValue, "--allowed-tools": variadicValue,
 	"--append-system-prompt": requiredValue, "--autocompact": requiredValue, "--ax-screen-reader": noValue,
@@ -44,6 +48,35 @@ var claudeOptions = map[string]argKind{
 	"--system-prompt-snapshot": requiredValue, "--teleport": optionalValue, "--tmux": noValue,
 	"--tools": variadicValue, "--verbose": noValue, "-v": noValue, "--version": noValue,
 	"-w": optionalValue, "--worktree": optionalValue,
+	// Hidden from --help: for SDK hosts, teammates, deep links and the
+	// desktop app, deprecated aliases, and a few meant for people
+	// (--thinking, --system-prompt-file, --teammate-mode).
+	"--advisor": requiredValue, "--agent-color": requiredValue, "--agent-id": requiredValue,
+	"--agent-name": requiredValue, "--agent-type": requiredValue, "--agents-view-if-allowed": noValue,
+	"--allow-other-models": noValue, "--append-subagent-system-prompt": requiredValue,
+	"--append-subagent-system-prompt-file": requiredValue, "--append-system-prompt-file": requiredValue,
+	"--attach-serve": requiredValue, "--await-claim": noValue, "--await-initialize": noValue,
+	"--channels": variadicValue, "--client-data-url": requiredValue, "--correlation-id": requiredValue,
+	"--dangerously-load-development-channels": variadicValue, "-d2e": noValue, "--debug-to-stderr": noValue,
+	"--deep-link-cwd-b64": requiredValue, "--deep-link-last-fetch": requiredValue, "--deep-link-origin": noValue,
+	"--deep-link-repo": requiredValue, "--enable-auth-status": noValue, "--enable-auto-mode": noValue,
+	"--fast-mode": requiredValue, "--forward-home-settings": requiredValue, "--hold-repository-while-parked": noValue,
+	"--host-auth-is-org-sign-in": noValue, "--ignore-persisted-trust": noValue, "--include-unsupported-models": noValue,
+	"--inherit-permission-mode": requiredValue, "--init": noValue, "--init-only": noValue,
+	"--initialize-fields": requiredValue, "--lead-verify-key": requiredValue, "--maintenance": noValue,
+	"--managed-settings": requiredValue, "--managed-settings-in-initialize": noValue,
+	"--max-thinking-tokens": requiredValue, "--max-turns": requiredValue, "--messaging-socket-path": requiredValue,
+	"--metadata": requiredValue, "--on-branch": requiredValue, "--parent-session-id": requiredValue,
+	"--permission-prompt-tool": requiredValue, "--plan-mode-instructions": requiredValue,
+	"--plan-mode-required": noValue, "--plugin-dir-no-mcp": requiredValue, "--pool": requiredValue,
+	"--prefill": requiredValue, "--prefill-b64": requiredValue, "--proactivity": requiredValue,
+	"--project-config-root": requiredValue, "--rc": optionalValue, "--ref": requiredValue, "--remote": optionalValue,
+	"--reply-on-resume": noValue, "--resume-drops-turn": requiredValue, "--resume-session-at": requiredValue,
+	"--rewind-files": requiredValue, "--runner-declares": requiredValue, "--sdk-url": requiredValue,
+	"--session-began-as-copy": requiredValue, "--session-mirror": noValue, "--system-prompt-file": requiredValue,
+	"--task-budget": requiredValue, "--team-name": requiredValue, "--teammate-mode": requiredValue,
+	"--thinking": requiredValue, "--thinking-display": requiredValue, "--watch-artifact": requiredValue,
+	"--watch-artifact-no-autoreact": requiredValue, "--workload": requiredValue,
 }
 
 // claudeCommands are claude's subcommands: none of them is a chat session.
