@@ -95,7 +95,14 @@ type claudeArg struct {
 }
 
 // parseClaudeArgs splits args the way claude's parser (commander.js) would.
-// Unknown options are kept as options without values.
+//
+// An option the table does not know (one a newer claude added) takes the
+// word after it when that word does not start with "-", as if it took a
+// value. Guessing wrong the other way loses the value: the relaunch drops
+// it with the prompt and passes "--new-option --resume <id>", which claude
+// refuses, ending the conversation. Guessing wrong this way keeps a word of
+// the prompt, which the relaunch then repeats, or takes a subcommand after
+// the option for a chat session; both are far better.
 func parseClaudeArgs(args []string) []claudeArg {
 	var out []claudeArg
 	for i := 0; i < len(args); i++ {
@@ -115,7 +122,11 @@ func parseClaudeArgs(args []string) []claudeArg {
 			continue
 		}
 		isValue := func(j int) bool { return j < len(args) && (!strings.HasPrefix(args[j], "-") || args[j] == "-") }
-		switch claudeOptions[name] {
+		kind, known := claudeOptions[name]
+		if !known {
+			kind = optionalValue // the word after it, unless that is an option
+		}
+		switch kind {
 		case requiredValue:
 			if i+1 < len(args) {
 				i++

@@ -39,6 +39,12 @@ func TestClassifyClaudeArgs(t *testing.T) {
 		{[]string{"--channels", "a", "b", "mcp"}, chatSession},
 		{[]string{"--thinking", "enabled", "fix the tests"}, chatSession},
 		{[]string{"--max-turns", "3", "-p", "hi"}, printSession},
+		// An option the table does not know takes the next word unless it
+		// starts with "-": right for one with a value, wrong (a chat, not
+		// the subcommand) for a flag in front of a subcommand.
+		{[]string{"--new-option", "x", "mcp", "list"}, otherCommand},
+		{[]string{"--new-option", "-p", "hi"}, printSession},
+		{[]string{"--new-flag", "mcp", "list"}, chatSession},
 	}
 	for _, tt := range tests {
 		if got := classifyClaudeArgs(tt.args); got != tt.want {
@@ -82,6 +88,31 @@ func TestRelaunchKeepsHiddenOptionValues(t *testing.T) {
 		got := relaunchArgs([]string{opt, "x"}, id)
 		if diff := cmp.Diff([]string{opt, "x", "--resume", id}, got); diff != "" {
 			t.Errorf("(-want +got)\n%s", diff)
+		}
+	}
+}
+
+// TestRelaunchKeepsUnknownOptionValues: an option the table does not know (a
+// newer claude's) keeps the word after it unless that word starts with "-",
+// so a value is never lost; at worst a word of the prompt is repeated.
+func TestRelaunchKeepsUnknownOptionValues(t *testing.T) {
+	id := "7062f245-4784-4409-8fcf-0a85f1a805a0"
+	tests := []struct {
+		args, want []string
+	}{
+		{[]string{"--new-option", "x"}, []string{"--new-option", "x", "--resume", id}},
+		{[]string{"--new-option", "x", "fix it"}, []string{"--new-option", "x", "--resume", id}},
+		{[]string{"--new-option", "-"}, []string{"--new-option", "-", "--resume", id}},
+		{[]string{"--new-option=x", "fix it"}, []string{"--new-option=x", "--resume", id}},
+		{[]string{"--new-flag", "--verbose", "fix it"}, []string{"--new-flag", "--verbose", "--resume", id}},
+		{[]string{"--new-flag", "-c"}, []string{"--new-flag", "--resume", id}},
+		{[]string{"fix it", "--new-flag"}, []string{"--new-flag", "--resume", id}},
+		{[]string{"--new-flag", "fix it"}, []string{"--new-flag", "fix it", "--resume", id}}, // the prompt, repeated
+		{[]string{"--new-option", "x", "--", "fix it"}, []string{"--new-option", "x", "--resume", id}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, relaunchArgs(tt.args, id)); diff != "" {
+			t.Errorf("%q: (-want +got)\n%s", tt.args, diff)
 		}
 	}
 }
