@@ -157,14 +157,18 @@ const (
 	otherCommand                    // a subcommand, --help, --version
 )
 
+// classifyClaudeArgs says what claude starts for args. -p anywhere before
+// "--" makes it a print session, even after a subcommand's name: claude
+// (2.1.328) does not define its subcommands when -p or --print is on the
+// command line, so "claude mcp list -p" asks the model about "mcp list".
 func classifyClaudeArgs(args []string) sessionKind {
 	kind := chatSession
 	first := true
 	for _, a := range parseClaudeArgs(args) {
 		switch a.name {
 		case "":
-			if first && claudeCommands[a.words[0]] {
-				return otherCommand
+			if first && claudeCommands[a.words[0]] && kind == chatSession {
+				kind = otherCommand // unless a -p comes later
 			}
 			first = false
 		case "--":

@@ -31,6 +31,11 @@ func TestClassifyClaudeArgs(t *testing.T) {
 		{[]string{"doctor"}, otherCommand},
 		{[]string{"--version"}, otherCommand},
 		{[]string{"--", "-p"}, chatSession},
+		// -p after a subcommand's name: claude defines no subcommands then.
+		{[]string{"mcp", "list", "-p"}, printSession},
+		{[]string{"doctor", "--teammate-mode", "auto", "--print"}, printSession},
+		{[]string{"mcp", "list", "--", "-p"}, otherCommand},
+		{[]string{"mcp", "--help", "-p"}, otherCommand},
 		// Options --help hides take their values too.
 		{[]string{"--teammate-mode", "auto", "mcp", "list"}, otherCommand},
 		{[]string{"--system-prompt-file", "f.md", "doctor"}, otherCommand},
