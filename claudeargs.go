@@ -18,7 +18,7 @@ const (
 	noValue       argKind = iota // --verbose
 	requiredValue                // --model <model>
 	optionalValue                // --resume [value]: the next word if it is not an option
-	variadicValue                // --add-dir <dirs...>: every next word up to an option
+	variadicValue                // --add-dir <dirs...>: the next word, then every next word up to an option
 )
 
 // claudeOptions maps each option of claude to what it takes.
@@ -138,7 +138,7 @@ func parseClaudeArgs(args []string) []claudeArg {
 				arg.words, arg.values = append(arg.words, args[i]), []string{args[i]}
 			}
 		case variadicValue:
-			for isValue(i + 1) {
+			for first := true; i+1 < len(args) && (first || isValue(i+1)); first = false {
 				i++
 				arg.words, arg.values = append(arg.words, args[i]), append(arg.values, args[i])
 			}

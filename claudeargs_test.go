@@ -31,6 +31,7 @@ func TestClassifyClaudeArgs(t *testing.T) {
 		{[]string{"doctor"}, otherCommand},
 		{[]string{"--version"}, otherCommand},
 		{[]string{"--", "-p"}, chatSession},
+		{[]string{"--add-dir", "-p"}, chatSession}, // "-p" is a directory, as commander takes it
 		// -p after a subcommand's name: claude defines no subcommands then.
 		{[]string{"mcp", "list", "-p"}, printSession},
 		{[]string{"doctor", "--teammate-mode", "auto", "--print"}, printSession},
@@ -72,6 +73,9 @@ func TestRelaunchArgs(t *testing.T) {
 		{[]string{"-r", "abc", "hello"}, "0f1e2d3c-aaaa-bbbb-cccc-000000000000", []string{"--resume", "0f1e2d3c-aaaa-bbbb-cccc-000000000000"}},
 		{[]string{"--model=opus", "--", "-p is a prompt"}, "", []string{"--model=opus", "--continue"}},
 		{[]string{"--settings", "{}", "--session-id", "u", "go"}, "", []string{"--settings", "{}", "--continue"}},
+		// <x...> takes its first word whatever it is, as commander does.
+		{[]string{"--add-dir", "--resume", "x", "-c"}, "", []string{"--add-dir", "--resume", "x", "--continue"}},
+		{[]string{"--tools", "-", "go"}, "", []string{"--tools", "-", "go", "--continue"}},
 		// Options --help hides keep their values; the prompt still goes.
 		{[]string{"--append-system-prompt-file", "p.md", "--thinking", "disabled", "fix it"}, "",
 			[]string{"--append-system-prompt-file", "p.md", "--thinking", "disabled", "--continue"}},
