@@ -340,9 +340,10 @@ func fakeTee() int {
 	return cmd.ProcessState.ExitCode()
 }
 
-// fakeReplay is a claude that appends its arguments to $FAKE_STARTS, writes
+// fakeReplay is a claude that appends its arguments to $HOME/starts, writes
 // the recording $FAKE_REPLAY (of real Claude Code output) in raw mode, and
-// then appends every byte typed to $FAKE_KEYS until it is killed.
+// again at each SIGWINCH, and appends every byte typed to $HOME/keys until
+// it is killed.
 func fakeReplay() int {
 	home := os.Getenv("HOME")
 	f, err := os.OpenFile(filepath.Join(home, "starts"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -362,6 +363,13 @@ func fakeReplay() int {
 		return 97
 	}
 	os.Stdout.Write(rec)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	go func() {
+		for range winch { // a TUI draws its whole screen again at a resize
+			os.Stdout.Write(append([]byte("\x1b[2J\x1b[H"), rec...))
+		}
+	}()
 	keys, err := os.OpenFile(filepath.Join(home, "keys"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

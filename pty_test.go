@@ -202,3 +202,29 @@ func TestNoKeepOfferWhereTheProjectSetsTheCap(t *testing.T) {
 		t.Errorf("claude started %d times, want once (k is no answer here):\n%s", n, starts)
 	}
 }
+
+// Dismissing the offer has claude repaint its screen, old error included.
+// A message typed and sent at once must not let that repaint count as a
+// new failure: no second offer.
+func TestSendingRightAfterDismissingOffersNothingNew(t *testing.T) {
+	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := filepath.Join(t.TempDir(), "tpm-final.raw")
+	writeFile(t, replay, string(rec[:bytes.Index(rec, []byte("\x1b[?1049l"))]))
+	env := testEnv(t, "replay", "FAKE_REPLAY="+replay)
+	term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
+	term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
+	time.Sleep(launcher.OfferArming)
+	mark := term.Len()
+	term.Write("n")
+	term.Write("second\r")
+	waitForFile(t, filepath.Join(homeOf(env), "keys"), "second\r")
+	time.Sleep(time.Second) // claude's repaints, and an offer if one came of them
+	if out := string(term.Output()[mark:]); strings.Contains(out, "Relaunch at") {
+		t.Errorf("an offer after the dismissal and a new message: %q", out)
+	}
+	_ = syscall.Kill(term.Pid(), syscall.SIGTERM)
+	term.Wait(t, 10*time.Second)
+}

@@ -112,6 +112,19 @@ func (s *switchboard) attach(w io.Writer) {
 	s.dst = w
 }
 
+// resume makes w the destination again after a detach, giving it what was
+// held as if it had just been typed (Enter and Ctrl-Z are noticed): it is
+// the same claude, paused.
+func (s *switchboard) resume(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.held
+	s.held, s.dst = nil, w
+	if len(held) > 0 {
+		s.toClaudeLocked(held)
+	}
+}
+
 // detach holds keystrokes until the next attach.
 func (s *switchboard) detach() {
 	s.mu.Lock()

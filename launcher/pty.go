@@ -63,9 +63,10 @@ type runner struct {
 	rows, cols int
 	modes      modeTracker
 	tail       tailBuffer
-	banner     []string // the offer on show (its texts, longest first), or nil
-	released   bool     // the terminal was given back for a stop
-	lastByte   []byte   // the end of the last chunk, to find a cut UTF-8 rune
+	banner     []string  // the offer on show (its texts, longest first), or nil
+	released   bool      // the terminal was given back for a stop
+	lastByte   []byte    // the end of the last chunk, to find a cut UTF-8 rune
+	lastOut    time.Time // when claude last wrote
 }
 
 // runPTY runs claude in a new PTY with the user's terminal in raw mode, so
@@ -290,8 +291,13 @@ func (r *runner) loop(s *session) (int, error) {
 				r.w.Record(offered, choice)
 			}
 			if choice == "dismiss" {
-				r.sb.release(rest) // the user typing on: it is claude's
-				r.dismissBanner(s)
+				// The user typing on is claude's, after the repaint: an
+				// Enter read before it would let the detector take the
+				// old error, drawn again, for a new one.
+				r.sb.detach()
+				r.sb.release(rest)
+				r.awaitRepaint(r.dismissBanner(s))
+				r.sb.resume(s.ptmx)
 				continue
 			}
 			r.sb.detach()
@@ -546,6 +552,7 @@ func (r *runner) copyOutput(ptmx *os.File, f *feed) {
 			_, werr := r.o.Stdout.Write(p)
 			r.modes.Write(p)
 			r.lastByte = append(r.lastByte[:0], p[max(0, n-utf8.UTFMax):]...)
+			r.lastOut = time.Now()
 			if r.w != nil {
 				r.tail.Write(p)
 			}
@@ -610,7 +617,8 @@ func (r *runner) hideBannerLocked() {
 
 // dismissBanner removes the banner and has claude redraw what it covered:
 // a resize by one row and back makes claude repaint its whole screen.
-func (r *runner) dismissBanner(s *session) {
+// It returns when it asked claude to repaint for the last time.
+func (r *runner) dismissBanner(s *session) time.Time {
 	r.mu.Lock()
 	r.hideBannerLocked()
 	rows, cols := r.rows, r.cols
@@ -619,7 +627,32 @@ func (r *runner) dismissBanner(s *session) {
 		_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows - 1), Cols: uint16(cols)}) // best effort
 		time.Sleep(50 * time.Millisecond)                                                 // let claude see two sizes, not one
 	}
+	asked := time.Now()
 	_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)}) // best effort
+	return asked
+}
+
+// How long awaitRepaint waits for claude to finish a repaint: until its
+// output has paused for repaintQuiet, and at most repaintMax.
+const (
+	repaintQuiet = 60 * time.Millisecond
+	repaintMax   = 500 * time.Millisecond
+)
+
+// awaitRepaint returns once claude has written since since and then paused
+// for repaintQuiet (it has drawn its screen again after a resize), or
+// after repaintMax.
+func (r *runner) awaitRepaint(since time.Time) {
+	deadline := since.Add(repaintMax)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		done := r.lastOut.After(since) && time.Since(r.lastOut) >= repaintQuiet
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		time.Sleep(repaintQuiet / 3)
+	}
 }
 
 // fitText returns the first text that fits in width columns, or the last
