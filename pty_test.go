@@ -109,14 +109,7 @@ func TestPTYLeavesARedirectedStderrAlone(t *testing.T) {
 // to claude: it dismisses the offer, and a "y" in it relaunches nothing.
 // And an answer typed once the offer has been up for OfferArming counts.
 func TestTypingWhenTheOfferShowsGoesToClaude(t *testing.T) {
-	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Claude Code's screen up to its final 429 error, before it exits.
-	rec = rec[:bytes.Index(rec, []byte("\x1b[?1049l"))]
-	replay := filepath.Join(t.TempDir(), "tpm-final.raw")
-	writeFile(t, replay, string(rec))
+	replay := finalErrorScreen(t)
 
 	for _, typed := range []bool{true, false} {
 		env := testEnv(t, "replay", "FAKE_REPLAY="+replay)
@@ -172,12 +165,7 @@ func waitForFile(t *testing.T, path, want string) {
 // cap in the profile (k) would change nothing there: the offer does not
 // propose it, and says where the cap comes from.
 func TestNoKeepOfferWhereTheProjectSetsTheCap(t *testing.T) {
-	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replay := filepath.Join(t.TempDir(), "tpm-final.raw")
-	writeFile(t, replay, string(rec[:bytes.Index(rec, []byte("\x1b[?1049l"))]))
+	replay := finalErrorScreen(t)
 	env := testEnv(t, "replay", "FAKE_REPLAY="+replay)
 	proj := t.TempDir()
 	writeFile(t, filepath.Join(proj, ".claude-bedrock.toml"), "profile = \"code\"\nmax_output_tokens = 8192\n")
@@ -207,12 +195,7 @@ func TestNoKeepOfferWhereTheProjectSetsTheCap(t *testing.T) {
 // A message typed and sent at once must not let that repaint count as a
 // new failure: no second offer.
 func TestSendingRightAfterDismissingOffersNothingNew(t *testing.T) {
-	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replay := filepath.Join(t.TempDir(), "tpm-final.raw")
-	writeFile(t, replay, string(rec[:bytes.Index(rec, []byte("\x1b[?1049l"))]))
+	replay := finalErrorScreen(t)
 	env := testEnv(t, "replay", "FAKE_REPLAY="+replay)
 	term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
 	term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
@@ -227,4 +210,22 @@ func TestSendingRightAfterDismissingOffersNothingNew(t *testing.T) {
 	}
 	_ = syscall.Kill(term.Pid(), syscall.SIGTERM)
 	term.Wait(t, 10*time.Second)
+}
+
+// finalErrorScreen writes, for the replay fake, the recording of Claude Code
+// throttled at 80 columns up to its final 429 error and Resend hint, before
+// it exits, and returns the file's path.
+func finalErrorScreen(t *testing.T) string {
+	t.Helper()
+	rec, err := os.ReadFile(filepath.Join("launcher", "detect", "testdata", "tpm-final-w80.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.Index(rec, []byte("\x1b[?1049l")) // where it leaves the alternate screen
+	if end < 0 {
+		t.Fatal("tpm-final-w80.raw never leaves the alternate screen")
+	}
+	path := filepath.Join(t.TempDir(), "tpm-final.raw")
+	writeFile(t, path, string(rec[:end]))
+	return path
 }

@@ -93,33 +93,21 @@ func editConfig(path string, env map[string]string, table []string, key, value s
 // spacing and a comment after the value stay, and a '#' or quote inside a
 // string is never taken for the start of a comment.
 func replaceValue(data []byte, full, value string) ([]byte, bool) {
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	for p.NextExpression() {
-		e := p.Expression()
-		var key []string
-		for it := e.Key(); it.Next(); {
-			key = append(key, string(it.Node().Data))
+	var edited []byte // a parse error was already reported by LoadConfig
+	eachEntry(data, func(e tomlEntry) bool {
+		if e.node.Kind != unstable.KeyValue || e.key != full {
+			return true
 		}
-		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			table = key
-		case unstable.KeyValue:
-			if strings.Join(append(append([]string{}, table...), key...), ".") != full {
-				continue
-			}
-			raw := e.Value().Raw
-			if raw.Length == 0 {
-				return nil, false // an array or inline table, never a valid default or cap
-			}
-			start, end := int(raw.Offset), int(raw.Offset+raw.Length)
-			edited := make([]byte, 0, len(data)-(end-start)+len(value))
-			edited = append(append(append(edited, data[:start]...), value...), data[end:]...)
-			return edited, true
+		raw := e.node.Value().Raw
+		if raw.Length == 0 {
+			return false // an array or inline table, never a valid default or cap
 		}
-	}
-	return nil, false // a parse error was already reported by LoadConfig
+		start, end := int(raw.Offset), int(raw.Offset+raw.Length)
+		edited = make([]byte, 0, len(data)-(end-start)+len(value))
+		edited = append(append(append(edited, data[:start]...), value...), data[end:]...)
+		return false
+	})
+	return edited, edited != nil
 }
 
 // writeChecked writes data to path atomically if it parses as a valid config

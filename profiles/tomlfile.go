@@ -75,6 +75,23 @@ func (d *tomlDoc) at(key ...string) string {
 // it, so that a bad value can be named by line as well as by key.
 func keyLines(data []byte) map[string]int {
 	lines := map[string]int{}
+	eachEntry(data, func(e tomlEntry) bool {
+		lines[e.key] = e.line
+		return true
+	})
+	return lines // a parse error was already reported by the decoder
+}
+
+// tomlEntry is a table header or a key/value line of a TOML document.
+type tomlEntry struct {
+	key  string // dotted and in full: a value's table, then its own key
+	line int    // where the key starts
+	node *unstable.Node
+}
+
+// eachEntry calls fn for each table header and key/value of data, in
+// order, until fn returns false or the document ends (or stops parsing).
+func eachEntry(data []byte, fn func(tomlEntry) bool) {
 	var p unstable.Parser
 	p.Reset(data)
 	var table []string
@@ -92,13 +109,15 @@ func keyLines(data []byte) map[string]int {
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			table = key
-			lines[strings.Join(key, ".")] = line
 		case unstable.KeyValue:
-			full := append(append([]string{}, table...), key...)
-			lines[strings.Join(full, ".")] = line
+			key = append(append([]string{}, table...), key...)
+		default:
+			continue
+		}
+		if !fn(tomlEntry{key: strings.Join(key, "."), line: line, node: e}) {
+			return
 		}
 	}
-	return lines // a parse error was already reported by the decoder
 }
 
 // plainTypeError rewrites the decoder's type mismatch, which names Go types
