@@ -9,8 +9,9 @@ import (
 // screen, mouse tracking, bracketed paste, focus events, colour-scheme
 // reports, a hidden cursor, the kitty keyboard protocol, xterm's
 // modifyOtherKeys — so that a claude that dies without switching them off
-// (killed, crashed) does not leave the user's shell with a broken terminal. A claude that exits normally switches them off itself, and then
-// the launcher writes nothing.
+// (killed, crashed) does not leave the user's shell with a broken
+// terminal. A claude that exits normally switches them off itself, and
+// then the launcher writes nothing.
 type modeTracker struct {
 	on    [len(trackedModes)]bool // per trackedModes: set (for 25, the cursor, "on" means hidden)
 	kitty int                     // kitty keyboard flags pushed and not popped
