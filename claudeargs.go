@@ -81,10 +81,16 @@ var claudeOptions = map[string]argKind{
 
 // claudeCommands are claude's subcommands: none of them is a chat session.
 var claudeCommands = map[string]bool{
+	// Shown by --help.
 	"agents": true, "attach": true, "auth": true, "auto-mode": true, "doctor": true, "gateway": true,
 	"import": true, "install": true, "logs": true, "mcp": true, "plugin": true, "plugins": true,
 	"purge": true, "respawn": true, "rm": true, "setup-token": true, "stop": true, "kill": true,
 	"ultrareview": true, "update": true, "upgrade": true,
+	// Hidden from --help (TestClaudeArgsTableMatchesTheCLI has claude name each).
+	"design-login": true, "edit-chrome-settings": true, "edit-hook": true, "edit-memory-settings": true,
+	"edit-permission-rules": true, "edit-sandbox-settings": true, "edit-skill-overrides": true,
+	"import-conversations": true, "project": true, "sandbox": true, "workspace-trust": true,
+	"worktree-hook": true,
 }
 
 // claudeArg is one option with its values, or one positional word.

@@ -29,6 +29,8 @@ func TestClassifyClaudeArgs(t *testing.T) {
 		{[]string{"mcp", "list"}, otherCommand},
 		{[]string{"--debug", "doctor"}, chatSession}, // --debug takes "doctor" as its filter, as commander does
 		{[]string{"doctor"}, otherCommand},
+		{[]string{"edit-permission-rules"}, otherCommand}, // hidden from --help
+		{[]string{"project", "--help"}, otherCommand},
 		{[]string{"--version"}, otherCommand},
 		{[]string{"--", "-p"}, chatSession},
 		{[]string{"--add-dir", "-p"}, chatSession}, // "-p" is a directory, as commander takes it
@@ -152,15 +154,35 @@ func TestClaudeArgsTableMatchesTheCLI(t *testing.T) {
 	if diff := cmp.Diff(claudeOptions, want); diff != "" {
 		t.Errorf("options (-table +claude):\n%s", diff)
 	}
-	var wantCmds []string
+	var tableCmds []string
 	for c := range claudeCommands {
-		wantCmds = append(wantCmds, c)
+		tableCmds = append(tableCmds, c)
 	}
-	sort.Strings(wantCmds)
+	cmds = append(cmds, hiddenCommands...)
+	sort.Strings(tableCmds)
 	sort.Strings(cmds)
-	if diff := cmp.Diff(wantCmds, cmds); diff != "" {
-		t.Errorf("commands (-table +claude --help):\n%s", diff)
+	if diff := cmp.Diff(tableCmds, cmds); diff != "" {
+		t.Errorf("commands (-table +claude --help and the hidden ones):\n%s", diff)
 	}
+	// What --help hides, claude must still take for a subcommand: asked
+	// for its help, each names itself in its usage line.
+	for _, c := range hiddenCommands {
+		cmd := exec.Command(bin, c, "--help")
+		cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
+		out, err := cmd.Output()
+		if want := "Usage: claude " + c + " "; err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("claude %s --help: %v, output %q; want %q in it: not a subcommand of this claude", c, err, out, want)
+		}
+	}
+}
+
+// hiddenCommands are the subcommands of the pinned claude that --help does
+// not show (found in its bundled JavaScript as .command("…") on the main
+// command; remote-control, behind a feature gate, is not one here).
+var hiddenCommands = []string{
+	"design-login", "edit-chrome-settings", "edit-hook", "edit-memory-settings", "edit-permission-rules",
+	"edit-sandbox-settings", "edit-skill-overrides", "import-conversations", "project", "sandbox",
+	"workspace-trust", "worktree-hook",
 }
 
 // helpOptionsAndCommands returns the options claude --help shows, each with
