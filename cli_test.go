@@ -149,6 +149,14 @@ func TestUserSettingsAreMerged(t *testing.T) {
 			t.Errorf("args %q: want exactly one --settings and the user's flags", r.Args)
 		}
 	}
+	// An $XDG_RUNTIME_DIR that cannot hold a file (gone, another user's
+	// after su): the temp folder does.
+	stale := append(append([]string{}, env...), "XDG_RUNTIME_DIR="+filepath.Join(dir, "gone"))
+	if _, stderr, code := runLauncher(t, stale, dir, "", "--settings", file, "-p", "x"); code != 0 {
+		t.Errorf("with a stale XDG_RUNTIME_DIR: exit %d: %s", code, stderr)
+	} else if r := readReport(t, stale); !strings.Contains(r.SettingsFile, "secret-in-a-file") || r.SettingsMode != 0o600 {
+		t.Errorf("with a stale XDG_RUNTIME_DIR: settings file %q, mode %v", r.SettingsFile, r.SettingsMode)
+	}
 	_, stderr, code := runLauncher(t, env, dir, "", "--settings", filepath.Join(dir, "missing.json"))
 	if code != 2 || !strings.Contains(stderr, "missing.json") {
 		t.Errorf("missing --settings file: exit %d, stderr %q", code, stderr)

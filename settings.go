@@ -89,23 +89,28 @@ func mergeSettings(ours, user string) (merged string, fromFile bool, err error) 
 }
 
 // privateSettings writes merged settings to a new file only the user can
-// read, in $XDG_RUNTIME_DIR when there is one, and returns its path. The
-// launch removes it after claude has ended (a.removeTemps).
+// read, in $XDG_RUNTIME_DIR when it can hold one, else in the temp folder,
+// and returns its path. The launch removes it after claude has ended
+// (a.removeTemps).
 func (a *app) privateSettings(text string) (string, error) {
-	dir := a.env["XDG_RUNTIME_DIR"]
-	if dir == "" {
-		dir = os.TempDir()
+	var dirs []string
+	if d := a.env["XDG_RUNTIME_DIR"]; d != "" {
+		dirs = append(dirs, d) // may be stale: another user's, after su, or gone
 	}
-	f, err := os.CreateTemp(dir, "claude-bedrock-settings-*.json") // mode 0600
-	if err != nil {
-		return "", err
+	var err error
+	for _, dir := range append(dirs, os.TempDir()) {
+		var f *os.File
+		if f, err = os.CreateTemp(dir, "claude-bedrock-settings-*.json"); err != nil { // mode 0600
+			continue
+		}
+		a.temps = append(a.temps, f.Name())
+		_, err = f.WriteString(text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return f.Name(), err
 	}
-	a.temps = append(a.temps, f.Name())
-	_, err = f.WriteString(text)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return f.Name(), err
+	return "", err
 }
 
 // removeTemps removes the files the launch wrote for claude.
