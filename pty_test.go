@@ -229,3 +229,20 @@ func finalErrorScreen(t *testing.T) string {
 	writeFile(t, path, string(rec[:end]))
 	return path
 }
+
+// A large paste made while the offer shows dismisses it and reaches claude
+// whole, the part read while claude repaints included.
+func TestPasteWhileTheOfferShowsArrivesWhole(t *testing.T) {
+	env := testEnv(t, "replay", "FAKE_REPLAY="+finalErrorScreen(t))
+	term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
+	term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
+	time.Sleep(launcher.OfferArming)
+	paste := "\x1b[200~" + strings.Repeat("log line 0123456789\n", 10000) + "\x1b[201~"
+	term.Write(paste)
+	waitForFile(t, filepath.Join(homeOf(env), "keys"), "\x1b[201~")
+	if got, _ := os.ReadFile(filepath.Join(homeOf(env), "keys")); string(got) != paste {
+		t.Errorf("claude got %d bytes of a %d-byte paste", len(got), len(paste))
+	}
+	_ = syscall.Kill(term.Pid(), syscall.SIGTERM)
+	term.Wait(t, 10*time.Second)
+}

@@ -49,8 +49,10 @@ var kittyCtrlZ = []byte("\x1b[122;5u")
 // kittyEnter is Enter under the kitty keyboard protocol.
 var kittyEnter = []byte("\x1b[13u")
 
-// maxHeld bounds what is kept of typing between two sessions.
-const maxHeld = 64 * 1024
+// maxHeld bounds what is kept of typing while claude cannot take it (an
+// offer showing, a repaint, a relaunch): far above any paste, so that no
+// keystroke is lost, and still a bound.
+const maxHeld = 16 << 20
 
 // pump reads stdin until it ends. It runs for the life of the process.
 func (s *switchboard) pump(stdin io.Reader) {
