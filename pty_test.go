@@ -246,3 +246,29 @@ func TestPasteWhileTheOfferShowsArrivesWhole(t *testing.T) {
 	_ = syscall.Kill(term.Pid(), syscall.SIGTERM)
 	term.Wait(t, 10*time.Second)
 }
+
+// An offer on show when claude is stopped (kill -TSTP to the launcher)
+// shows again after fg, and what is typed then still goes to claude:
+// never an offer answering keys it does not show.
+func TestOfferShowsAgainAfterAStop(t *testing.T) {
+	env := testEnv(t, "replay", "FAKE_REPLAY="+finalErrorScreen(t))
+	term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
+	term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
+	pid := term.Pid()
+	if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
+		t.Fatal(err)
+	}
+	waitProcState(t, pid, 'T')
+	mark := term.Len()
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	term.WaitForSince(t, mark, "Relaunch at 2048", 10*time.Second)
+	term.Type("please go on", 20*time.Millisecond)
+	waitForFile(t, filepath.Join(homeOf(env), "keys"), "please go on")
+	if starts, _ := os.ReadFile(filepath.Join(homeOf(env), "starts")); strings.Count(string(starts), "\n") != 1 {
+		t.Errorf("claude started again:\n%s", starts)
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	term.Wait(t, 10*time.Second)
+}

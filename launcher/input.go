@@ -151,6 +151,13 @@ func (s *switchboard) capture() <-chan struct{} {
 	return s.keysReady
 }
 
+// rearm restarts OfferArming for an offer shown again (after a stop).
+func (s *switchboard) rearm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offerSince = time.Now()
+}
+
 // takeKeys returns the keys read for the offer since the last call.
 func (s *switchboard) takeKeys() []offerKey {
 	s.mu.Lock()

@@ -116,6 +116,11 @@ func TestSwitchboardOffer(t *testing.T) {
 	if k := sb.takeKeys(); len(k) != 1 || k[0].early {
 		t.Errorf("a key after OfferArming: %+v, want one not early", k)
 	}
+	sb.rearm() // shown again, after a stop
+	sb.deliver([]byte("y"))
+	if k := sb.takeKeys(); len(k) != 1 || !k[0].early {
+		t.Errorf("a key right after rearm: %+v, want one early", k)
+	}
 	sb.detach()
 	sb.release(keys(false, "typed on"))
 	var next bytes.Buffer

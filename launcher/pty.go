@@ -455,12 +455,19 @@ func (r *runner) relaunch(s *session, p Proposal) (*session, error) {
 // continues it (fg), the launcher takes the terminal again and continues
 // claude.
 func (r *runner) suspend(s *session) {
+	r.mu.Lock()
+	banner := r.banner // an offer on show: it shows again on the way back
+	r.mu.Unlock()
 	r.restoreTerminal()
 	r.mu.Lock()
 	r.released = true
 	r.mu.Unlock()
 	r.stopSelf(s)
 	r.reclaim(s)
+	if banner != nil {
+		r.sb.rearm() // keys typed as it shows again are typing, not answers
+		r.showBanner(banner)
+	}
 	_ = syscall.Kill(-s.pid, syscall.SIGCONT) // best effort: claude may have been killed meanwhile
 }
 
