@@ -42,12 +42,81 @@ type offerKey struct {
 // when a user may be typing the next message.
 const OfferArming = 500 * time.Millisecond
 
-// kittyCtrlZ is Ctrl-Z as a terminal sends it under the kitty keyboard
-// protocol, which Claude Code switches on where the terminal has it.
-var kittyCtrlZ = []byte("\x1b[122;5u")
+// Keys as a terminal sends them under the kitty keyboard protocol, which
+// Claude Code switches on where the terminal has it: CSI code ; modifiers u.
+const (
+	kittyEnter   = 13
+	kittyEsc     = 27
+	kittyCtrl    = 4        // the modifier bit
+	kittyLocks   = 64 | 128 // Caps Lock and Num Lock, reported too
+	codeC, codeZ = 'c', 'z'
+)
 
-// kittyEnter is Enter under the kitty keyboard protocol.
-var kittyEnter = []byte("\x1b[13u")
+// kittyKey reads p as one key under the kitty keyboard protocol, "CSI code
+// [: alternates] [; modifiers [: event]] u": its code and its modifier bits
+// less Caps Lock and Num Lock, which change nothing here. ok is false when
+// p is not exactly one such key, or is a key's release.
+func kittyKey(p []byte) (code, mods int, ok bool) {
+	rest, found := bytes.CutPrefix(p, []byte("\x1b["))
+	if !found || len(rest) < 2 || rest[len(rest)-1] != 'u' {
+		return 0, 0, false
+	}
+	fields := bytes.Split(rest[:len(rest)-1], []byte(";"))
+	if len(fields) > 3 { // a third field holds the text of the key
+		return 0, 0, false
+	}
+	num := func(b []byte) (int, bool) {
+		if len(b) == 0 || len(b) > 7 {
+			return 0, false
+		}
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	code, ok = num(bytes.SplitN(fields[0], []byte(":"), 2)[0])
+	if !ok {
+		return 0, 0, false
+	}
+	mods = 1
+	if len(fields) > 1 {
+		m, event, _ := bytes.Cut(fields[1], []byte(":"))
+		if mods, ok = num(m); !ok || mods == 0 {
+			return 0, 0, false
+		}
+		if e, _ := num(event); e == 3 {
+			return 0, 0, false // a release
+		}
+	}
+	return code, (mods - 1) &^ kittyLocks, true
+}
+
+// hasKittyKey reports whether p holds, among what it holds, the kitty key
+// code with exactly the modifiers mods (locks aside).
+func hasKittyKey(p []byte, code, mods int) bool {
+	for {
+		i := bytes.Index(p, []byte("\x1b["))
+		if i < 0 {
+			return false
+		}
+		p = p[i:]
+		end := 2
+		for end < len(p) && p[end] >= 0x20 && p[end] <= 0x3f {
+			end++
+		}
+		if end == len(p) {
+			return false
+		}
+		if c, m, ok := kittyKey(p[:end+1]); ok && c == code && m == mods {
+			return true
+		}
+		p = p[end:]
+	}
+}
 
 // maxHeld bounds what is kept of typing while claude cannot take it (an
 // offer showing, a repaint, a relaunch): far above any paste, so that no
@@ -94,10 +163,10 @@ func (s *switchboard) toClaudeLocked(p []byte) {
 		}
 		return
 	}
-	if s.onEnter != nil && (bytes.IndexByte(p, '\r') >= 0 || bytes.IndexByte(p, '\n') >= 0 || bytes.Contains(p, kittyEnter)) {
+	if s.onEnter != nil && (bytes.IndexByte(p, '\r') >= 0 || bytes.IndexByte(p, '\n') >= 0 || hasKittyKey(p, kittyEnter, 0)) {
 		s.onEnter()
 	}
-	if s.onCtrlZ != nil && (bytes.IndexByte(p, 0x1a) >= 0 || bytes.Contains(p, kittyCtrlZ)) {
+	if s.onCtrlZ != nil && (bytes.IndexByte(p, 0x1a) >= 0 || hasKittyKey(p, codeZ, kittyCtrl)) {
 		s.onCtrlZ()
 	}
 	_, _ = s.dst.Write(p) // claude gone: the keystroke has nowhere to go

@@ -57,6 +57,11 @@ func TestReadAnswer(t *testing.T) {
 		{"focus and mouse reports pass", keys(false, "\x1b[I", "\x1b[<64;10;5M", "y"), relaunch, "relaunch", "", "\x1b[I\x1b[<64;10;5M"},
 		{"only reports: the offer stays", keys(false, "\x1b[O"), relaunch, "", "", "\x1b[O"},
 		{"Enter under the kitty protocol is typing", keys(false, "\x1b[13u"), relaunch, "dismiss", "\x1b[13u", ""},
+		{"kitty Esc", keys(false, "\x1b[27u"), relaunch, "dismiss", "", ""},
+		{"kitty Esc with Num Lock", keys(false, "\x1b[27;129u"), relaunch, "dismiss", "", ""},
+		{"kitty Ctrl-C with Num Lock", keys(false, "\x1b[99;133u"), relaunch, "dismiss", "", ""},
+		{"kitty Ctrl-C with Caps Lock", keys(false, "\x1b[99;69u"), relaunch, "dismiss", "", ""},
+		{"kitty Ctrl-Shift-C is typing", keys(false, "\x1b[99;6u"), relaunch, "dismiss", "\x1b[99;6u", ""},
 	}
 	for _, tt := range tests {
 		var claude bytes.Buffer
@@ -127,5 +132,35 @@ func TestSwitchboardOffer(t *testing.T) {
 	sb.attach(&next)
 	if next.String() != "typed on" || claude.String() != "abc" {
 		t.Errorf("after detach, release and attach: next claude got %q, old %q", next.String(), claude.String())
+	}
+}
+
+// Enter and Ctrl-Z are noticed however the terminal sends them: as bytes,
+// or under the kitty keyboard protocol, with Caps Lock or Num Lock on too.
+func TestKittyKeysNoticed(t *testing.T) {
+	for _, tt := range []struct {
+		in           string
+		enter, ctrlZ bool
+	}{
+		{"hello\r", true, false},
+		{"\x1b[13u", true, false},
+		{"hi\x1b[13;129u", true, false},
+		{"\x1b[13;2u", false, false}, // Shift-Enter: a new line in the input box, not a send
+		{"\x1a", false, true},
+		{"\x1b[122;5u", false, true},
+		{"\x1b[122;69u", false, true},
+		{"\x1b[122;133u", false, true},
+		{"\x1b[122;5:3u", false, false}, // the release
+		{"\x1b[122u", false, false},      // z alone
+		{"\x1b[?1u\x1b[1;5A", false, false},
+	} {
+		var entered, stopped bool
+		var claude bytes.Buffer
+		sb := switchboard{onEnter: func() { entered = true }, onCtrlZ: func() { stopped = true }}
+		sb.attach(&claude)
+		sb.deliver([]byte(tt.in))
+		if entered != tt.enter || stopped != tt.ctrlZ || claude.String() != tt.in {
+			t.Errorf("%q: Enter %v, Ctrl-Z %v, claude got %q; want %v, %v and all of it", tt.in, entered, stopped, claude.String(), tt.enter, tt.ctrlZ)
+		}
 	}
 }

@@ -350,8 +350,12 @@ func answer(k []byte, p Proposal) string {
 		if p.Relaunch && p.CanKeep {
 			return "keep"
 		}
-	case "n", "N", "\x1b", "\x03",
-		"\x1b[27u", "\x1b[99;5u": // Esc and Ctrl-C under the kitty keyboard protocol
+	case "n", "N", "\x1b", "\x03":
+		return "dismiss"
+	}
+	// Esc and Ctrl-C under the kitty keyboard protocol, with or without
+	// Caps Lock and Num Lock.
+	if code, mods, ok := kittyKey(k); ok && (code == kittyEsc && mods == 0 || code == codeC && mods == kittyCtrl) {
 		return "dismiss"
 	}
 	return ""
