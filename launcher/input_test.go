@@ -151,7 +151,7 @@ func TestKittyKeysNoticed(t *testing.T) {
 		{"\x1b[122;69u", false, true},
 		{"\x1b[122;133u", false, true},
 		{"\x1b[122;5:3u", false, false}, // the release
-		{"\x1b[122u", false, false},      // z alone
+		{"\x1b[122u", false, false},     // z alone
 		{"\x1b[?1u\x1b[1;5A", false, false},
 	} {
 		var entered, stopped bool
