@@ -16,8 +16,11 @@ import (
 const MaxOutputCeiling = 128000
 
 // MinThrottleReservation is the smallest max_tokens Bedrock's throttling logic
-// counts for a request, whatever the request asks for (Claude Code's Bedrock
-// documentation until 2026-02). A cap below it buys no quota.
+// counts for a request, whatever the request asks for, as the old Claude Code
+// Bedrock documentation stated it (until 2026-02: "the throttling logic sets a
+// minimum of 4096 tokens as the max_tokens penalty"). No current AWS page
+// says so or otherwise; it is kept as the stricter assumption: a cap below it
+// buys no quota.
 const MinThrottleReservation = 4096
 
 // Model is one Claude model family member as Claude Code 2.1.328 knows it on Bedrock.
@@ -26,37 +29,106 @@ type Model struct {
 	ID            string // Bedrock model ID without geography prefix
 	DefaultOutput int    // max_tokens Claude Code sends when no cap is set; 0 where not measured
 	MaxOutput     int    // the model's output ceiling; higher caps are clamped silently
-	Burndown      int    // how many quota tokens one output token costs
-	Retired       string // date the model was retired on Bedrock, or ""
+	// Burndown is how many quota tokens one output token costs, as AWS
+	// documents it for this model; 0 when no source documents it (see
+	// Burndown, the function, for the rate to advise with then).
+	Burndown int
+	Retired  string // date the model was retired on Bedrock, or ""
 }
 
-// Burndown factors, from the AWS Bedrock user guide, "quotas-token-burndown":
-// Claude 4-family (and later) output tokens count 5x against tokens-per-minute
-// quotas; other models count 1:1.
+// The output burndown rates, each next to the sentence of the AWS Bedrock
+// user guide, "quotas-token-burndown", that states it (the page as quoted in
+// 2026 by several independent public sources). Input counts once:
+// InputTokenCount + CacheWriteInputTokenCount; cache reads count nothing.
 const (
-	burndownClaude4 = 5
-	burndownOther   = 1
+	// "The burndown rate for Anthropic Claude models version 4.8 is 15x for
+	// output tokens"
+	burndownVersion48 = 15
+	// "… Claude Opus 5.5, Claude Sonnet 5, Claude Opus 5, and Claude Fable 5.1
+	// is 10x" (Fable 5.1 is not a model Claude Code 2.1.328 knows on Bedrock,
+	// so it has no row in Known.)
+	burndownNamed10x = 10
+	// "For all other Anthropic models version 4.7 and below, the burndown is
+	// 5x for output tokens."
+	burndown47AndBelow = 5
+	// "For all other models, the burndown rate is 1:1."
+	burndownOtherModels = 1
+	// The page names neither Claude Haiku 5.5 nor Claude Sonnet 5.5: their
+	// rate is unknown, not 5 and not a guess.
+	burndownUndocumented = 0
 )
 
 // Known lists the models Claude Code 2.1.328 knows on Bedrock, oldest first.
 var Known = []Model{
-	{"Claude Sonnet 3.7", "anthropic.claude-3-7-sonnet-20250219-v1:0", 0, 64000, burndownClaude4, "2026-04-28"},
-	{"Claude Opus 4", "anthropic.claude-opus-4-20250514-v1:0", 0, 32000, burndownClaude4, "2026-05-31"},
-	{"Claude Sonnet 4", "anthropic.claude-sonnet-4-20250514-v1:0", 0, 64000, burndownClaude4, "2026-10-14"},
-	{"Claude Opus 4.1", "anthropic.claude-opus-4-1-20250805-v1:0", 32000, 32000, burndownClaude4, ""},
-	{"Claude Haiku 4.5", "anthropic.claude-haiku-4-5-20251001-v1:0", 32000, 64000, burndownClaude4, ""},
-	{"Claude Sonnet 4.5", "anthropic.claude-sonnet-4-5-20250929-v1:0", 32000, 64000, burndownClaude4, ""},
-	{"Claude Opus 4.5", "anthropic.claude-opus-4-5-20251101-v1:0", 32000, 64000, burndownClaude4, ""},
-	{"Claude Sonnet 4.6", "anthropic.claude-sonnet-4-6", 32000, 128000, burndownClaude4, ""},
-	{"Claude Opus 4.6", "anthropic.claude-opus-4-6-v1", 64000, 128000, burndownClaude4, ""},
-	{"Claude Opus 4.7", "anthropic.claude-opus-4-7", 64000, 128000, burndownClaude4, ""},
-	{"Claude Opus 4.8", "anthropic.claude-opus-4-8", 64000, 128000, burndownClaude4, ""},
-	{"Claude Opus 5", "anthropic.claude-opus-5", 64000, 128000, burndownClaude4, ""},
-	{"Claude Sonnet 5", "anthropic.claude-sonnet-5", 64000, 128000, burndownClaude4, ""},
-	{"Claude Haiku 5.5", "anthropic.claude-haiku-5-5", 128000, 128000, burndownClaude4, ""},
-	{"Claude Sonnet 5.5", "anthropic.claude-sonnet-5-5", 128000, 128000, burndownClaude4, ""},
-	{"Claude Opus 5.5", "anthropic.claude-opus-5-5", 128000, 128000, burndownClaude4, ""},
+	{"Claude Sonnet 3.7", "anthropic.claude-3-7-sonnet-20250219-v1:0", 0, 64000, burndown47AndBelow, "2026-04-28"},
+	{"Claude Opus 4", "anthropic.claude-opus-4-20250514-v1:0", 0, 32000, burndown47AndBelow, "2026-05-31"},
+	{"Claude Sonnet 4", "anthropic.claude-sonnet-4-20250514-v1:0", 0, 64000, burndown47AndBelow, "2026-10-14"},
+	{"Claude Opus 4.1", "anthropic.claude-opus-4-1-20250805-v1:0", 32000, 32000, burndown47AndBelow, ""},
+	{"Claude Haiku 4.5", "anthropic.claude-haiku-4-5-20251001-v1:0", 32000, 64000, burndown47AndBelow, ""},
+	{"Claude Sonnet 4.5", "anthropic.claude-sonnet-4-5-20250929-v1:0", 32000, 64000, burndown47AndBelow, ""},
+	{"Claude Opus 4.5", "anthropic.claude-opus-4-5-20251101-v1:0", 32000, 64000, burndown47AndBelow, ""},
+	{"Claude Sonnet 4.6", "anthropic.claude-sonnet-4-6", 32000, 128000, burndown47AndBelow, ""},
+	{"Claude Opus 4.6", "anthropic.claude-opus-4-6-v1", 64000, 128000, burndown47AndBelow, ""},
+	{"Claude Opus 4.7", "anthropic.claude-opus-4-7", 64000, 128000, burndown47AndBelow, ""},
+	{"Claude Opus 4.8", "anthropic.claude-opus-4-8", 64000, 128000, burndownVersion48, ""},
+	{"Claude Opus 5", "anthropic.claude-opus-5", 64000, 128000, burndownNamed10x, ""},
+	{"Claude Sonnet 5", "anthropic.claude-sonnet-5", 64000, 128000, burndownNamed10x, ""},
+	{"Claude Haiku 5.5", "anthropic.claude-haiku-5-5", 128000, 128000, burndownUndocumented, ""},
+	{"Claude Sonnet 5.5", "anthropic.claude-sonnet-5-5", 128000, 128000, burndownUndocumented, ""},
+	{"Claude Opus 5.5", "anthropic.claude-opus-5-5", 128000, 128000, burndownNamed10x, ""},
 }
+
+// Burndown returns how many quota tokens one output token of model costs
+// (an alias, a model or inference-profile ID, or an ARN), and whether a
+// source documents that rate. When none does, the rate returned is the one
+// to advise with, the stricter guess: for a model in Known, the highest
+// documented rate of its generation (Claude Haiku 5.5 and Sonnet 5.5: 10,
+// as Opus 5.5 and Sonnet 5); for any other Anthropic model or an
+// application inference profile, whose model cannot be told from its name,
+// the highest documented rate of all. A model of another provider is 1:1,
+// as documented.
+func Burndown(model string) (rate int, known bool) {
+	if m, ok := Lookup(model); ok {
+		if m.Burndown > 0 {
+			return m.Burndown, true
+		}
+		return highestBurndown(generation(m.Name)), false
+	}
+	_, base := SplitPrefix(baseID(model))
+	provider, _, ok := strings.Cut(base, ".")
+	if ok && provider != "anthropic" && !strings.HasPrefix(model, "arn:") && !strings.Contains(base, "claude") {
+		return burndownOtherModels, true
+	}
+	return highestBurndown(""), false
+}
+
+// highestBurndown is the highest documented rate among the models of
+// generation gen ("5" for Claude 5.x), or of all models when gen is "".
+func highestBurndown(gen string) int {
+	best := 0
+	for _, m := range Known {
+		if gen == "" || generation(m.Name) == gen {
+			best = max(best, m.Burndown)
+		}
+	}
+	return best
+}
+
+// generation is the major version in a model's name: "Claude Haiku 5.5" -> "5".
+func generation(name string) string {
+	f := strings.Fields(name)
+	for _, w := range f {
+		if w != "" && w[0] >= '0' && w[0] <= '9' {
+			major, _, _ := strings.Cut(w, ".")
+			return major
+		}
+	}
+	return ""
+}
+
+// MaxBurndown is the highest burndown a user may set in a profile: well
+// above any documented rate, low enough to catch a slip of the keyboard.
+const MaxBurndown = 100
 
 // Aliases maps the model aliases Claude Code accepts on Bedrock to the model
 // each one resolved to in Claude Code 2.1.328.
@@ -81,16 +153,22 @@ func Lookup(s string) (Model, bool) {
 	if id, ok := Aliases[s]; ok {
 		s = id
 	}
-	if i := strings.LastIndex(s, "/"); i >= 0 { // an ARN: ...:inference-profile/us.anthropic...
-		s = s[i+1:]
-	}
-	_, base := SplitPrefix(s)
+	_, base := SplitPrefix(baseID(s))
 	for _, m := range Known {
 		if m.ID == base {
 			return m, true
 		}
 	}
 	return Model{}, false
+}
+
+// baseID returns the inference-profile or model ID at the end of an ARN
+// (…:inference-profile/us.anthropic…), or s itself.
+func baseID(s string) string {
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // Geography prefixes of cross-region inference profiles, and the regions each
