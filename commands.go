@@ -37,7 +37,7 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 			from = "config"
 		}
 		rec := "-"
-		if q, ok := quota.CachedRecommendation(s.Paths.CacheDir, p.AWSProfile, p.Region, p.Model, quota.DefaultParallel, time.Now()); ok {
+		if q, ok := quota.CachedRecommendation(s.Paths.CacheDir, p.AWSProfile, p.Region, p.Model, 0, quota.DefaultParallel, time.Now()); ok {
 			rec, known = strconv.Itoa(q.Cap), true
 		}
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\n", mark, name, p.Model, p.Region, p.MaxOutputTokens, rec, from, p.Description)

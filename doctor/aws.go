@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -441,32 +442,76 @@ func joinFix(a, b string) string {
 	return a + "; " + b
 }
 
-// callError turns a failed AWS call into a status and a reason: a timeout or
-// an unreachable endpoint means the check could not be done; an answer from
-// AWS (an API error) is a failure. Unusable credentials are a failure of the
-// check that owns them (credOwner: identity) and make the others unchecked,
-// so one problem is reported once.
-func callError(ctx context.Context, in Input, service string, err error, credOwner bool) (Status, string) {
+// callError turns a failed AWS call into a status, a reason and whether the
+// endpoint was out of reach. An answer from AWS (an API error) is a failure.
+// An endpoint that cannot be reached or does not answer in time is a
+// failure too, not a check left undone: claude, on the same machine with the
+// same settings, could not reach Bedrock either. Unusable credentials are a
+// failure of the check that owns them (credOwner: identity) and make the
+// others unchecked, so one problem is reported once.
+func callError(ctx context.Context, in Input, service string, err error, credOwner bool) (st Status, why string, unreachable bool) {
 	var ae smithy.APIError
 	msg := err.Error()
 	switch {
 	case errors.As(err, &ae):
-		return Fail, fmt.Sprintf("%s answered %s: %s", service, ae.ErrorCode(), ae.ErrorMessage())
+		return Fail, fmt.Sprintf("%s answered %s: %s", service, ae.ErrorCode(), ae.ErrorMessage()), false
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
-		return Unchecked, fmt.Sprintf("%s did not answer within %s", service, in.Timeout)
+		return Fail, fmt.Sprintf("%s did not answer within %s", service, in.Timeout), true
 	case strings.Contains(msg, "get identity: "):
 		// The signer could not get credentials: the SDK wraps that as "get identity: ...".
 		if !credOwner {
-			return Unchecked, "no usable credentials (see identity)"
+			return Unchecked, "no usable credentials (see identity)", false
 		}
-		return Fail, "no usable credentials: " + after(msg, "get identity: ", "get credentials: ")
+		return Fail, "no usable credentials: " + after(msg, "get identity: ", "get credentials: "), false
 	}
-	return Unchecked, fmt.Sprintf("could not reach %s: %s", service, urlRE.ReplaceAllString(after(msg, "request send failed, "), ""))
+	return Fail, fmt.Sprintf("could not reach %s: %s", service, urlRE.ReplaceAllString(after(msg, "request send failed, "), "")), true
+}
+
+// reachFix says what to look at when the endpoint of service (as the SDKs
+// name it in AWS_ENDPOINT_URL_<SERVICE>) cannot be reached from here: the
+// network, a proxy, an endpoint override, the region. A proxy is named by
+// its host only: its URL may carry a password.
+func reachFix(in Input, service, host, region string) string {
+	var fixes []string
+	url := fmt.Sprintf("https://%s.%s.amazonaws.com", host, region)
+	if e := endpointFor(in, service); e != nil {
+		url = *e
+		name := "AWS_ENDPOINT_URL_" + service
+		if in.Env[name] == "" {
+			name = "AWS_ENDPOINT_URL"
+		}
+		fixes = append(fixes, fmt.Sprintf("point %s=%s at a reachable endpoint, or unset it", name, *e))
+	}
+	fixes = append(fixes, fmt.Sprintf("check the network from here: curl -sI %s", url))
+	proxy := ""
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+		if v := in.Env[k]; v != "" && proxy == "" {
+			proxy = k + " (" + proxyHost(v) + ")"
+		}
+	}
+	if proxy != "" {
+		fixes = append(fixes, "check the proxy in "+proxy+" and NO_PROXY")
+	} else {
+		fixes = append(fixes, "behind a proxy, set HTTPS_PROXY")
+	}
+	return strings.Join(append(fixes, fmt.Sprintf("check the region %s: Bedrock must be offered there", region)), "; ")
+}
+
+// proxyHost is the host of a proxy URL, without any user or password in it.
+func proxyHost(v string) string {
+	u, err := neturl.Parse(v)
+	if err != nil || u.Host == "" {
+		if i := strings.LastIndex(v, "@"); i >= 0 {
+			return v[i+1:]
+		}
+		return v
+	}
+	return u.Host
 }
 
 // urlRE matches the method and URL net/http puts in front of a transport
 // error; the reason after it is what the user needs.
-var urlRE = regexp.MustCompile(`^[A-Z]+ "[^"]*": `)
+var urlRE = regexp.MustCompile(`^[A-Za-z]+ "[^"]*": `)
 
 // after keeps what follows the last of the markers in an SDK error, the part
 // that says what went wrong; the whole message when none is there.
@@ -495,12 +540,17 @@ func (a *awsState) identity(ctx context.Context, in Input) Check {
 	})
 	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		c.Status, c.Summary = callError(ctx, in, "STS", err, true)
-		if c.Status == Fail {
-			c.Fix = a.credFix
+		var unreachable bool
+		c.Status, c.Summary, unreachable = callError(ctx, in, "STS", err, true)
+		switch {
+		case unreachable:
+			c.Fix = reachFix(in, "STS", "sts", a.region)
+		case c.Status == Fail:
+			c.Fix, c.reached = a.credFix, !strings.HasPrefix(c.Summary, "no usable credentials")
 		}
 		return c
 	}
+	c.reached = true
 	a.account = aws.ToString(out.Account)
 	c.Status = OK
 	c.Summary = fmt.Sprintf("account %s, %s", a.account, aws.ToString(out.Arn))

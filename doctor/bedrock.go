@@ -164,6 +164,7 @@ func (a *awsState) model(ctx context.Context, in Input) (c Check) {
 		}
 	}
 	var ae smithy.APIError
+	c.reached = err == nil || errors.As(err, &ae)
 	switch {
 	case err == nil && status != "ACTIVE":
 		c.Status = Fail
@@ -179,12 +180,17 @@ func (a *awsState) model(ctx context.Context, in Input) (c Check) {
 		c.Status = worse(c.Status, Unchecked)
 		c.Summary += "; not confirmed with Bedrock: not allowed to read its inference profiles"
 	default:
-		// Refused credentials, throttling, an unreachable endpoint: the
-		// identity check owns credential problems, so here the model is
-		// simply not confirmed.
-		_, why := callError(ctx, in, "Bedrock", err, false)
-		c.Status = worse(c.Status, Unchecked)
+		// An unreachable endpoint fails: claude could not reach it either.
+		// Refused credentials, throttling: the identity check owns
+		// credential problems, so here the model is simply not confirmed.
+		_, why, unreachable := callError(ctx, in, "Bedrock", err, false)
 		c.Summary += "; not confirmed with Bedrock: " + why
+		if unreachable {
+			c.Status = Fail
+			fixes = append(fixes, reachFix(in, "BEDROCK", "bedrock", region))
+		} else {
+			c.Status = worse(c.Status, Unchecked)
+		}
 	}
 	return c
 }
@@ -231,17 +237,27 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 	kind := quota.Kind(prefix)
 	q := quota.Cached{AWSProfile: in.AWSProfile, Region: region, Model: id, Fetched: in.Now().UTC()}
 
-	fromCache := func(why string) (Check, *quotaResult) {
+	// fromCache explains the quota cached by an earlier run when Service
+	// Quotas cannot tell now. fix is set when its endpoint is out of reach:
+	// that fails the check (without a cached quota) or warns (with one).
+	fromCache := func(why, fix string) (Check, *quotaResult) {
 		cq, ok := quota.ReadCache(in.CacheDir, in.AWSProfile, region, id, in.Now())
 		if !ok {
-			c.Status, c.Summary = Unchecked, "not checked: "+why
+			c.Status, c.Summary, c.Fix = Unchecked, "not checked: "+why, fix
+			if fix != "" {
+				c.Status = Fail
+			}
 			return c, nil
 		}
 		c.Details = append(c.Details, fmt.Sprintf("from the cache of %s (%s)", stamp(cq.Fetched), why))
-		return a.explain(in, c, m, prefix, cq)
+		check, res := a.explain(in, c, m, prefix, cq)
+		if fix != "" {
+			check.Status, check.Fix = worse(check.Status, Warn), joinFix(check.Fix, fix)
+		}
+		return check, res
 	}
 	if !a.usable {
-		return fromCache(a.why)
+		return fromCache(a.why, "")
 	}
 	ctx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
@@ -254,17 +270,22 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 		ServiceCode: aws.String("bedrock"), MaxResults: aws.Int32(100),
 	})
 	var tpmCode string
+	c.reached = true // unless a page fails below
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
 			var ae smithy.APIError
-			if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
-				return fromCache("not allowed to call servicequotas:ListServiceQuotas")
+			c.reached = errors.As(err, &ae)
+			if c.reached && ae.ErrorCode() == "AccessDeniedException" {
+				return fromCache("not allowed to call servicequotas:ListServiceQuotas", "")
 			}
 			// As for the model: credential problems are the identity
 			// check's to report; the quota is just not known.
-			_, why := callError(ctx, in, "Service Quotas", err, false)
-			return fromCache(why)
+			_, why, unreachable := callError(ctx, in, "Service Quotas", err, false)
+			if unreachable {
+				return fromCache(why, reachFix(in, "SERVICE_QUOTAS", "servicequotas", region))
+			}
+			return fromCache(why, "")
 		}
 		for _, sq := range out.Quotas {
 			name := aws.ToString(sq.QuotaName)
@@ -287,7 +308,7 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 	res.fresh = true
 	if check.Status == Warn && res.rec.Limit == "minimum" && tpmCode != "" {
 		capTokens, _ := effectiveCap(in, m)
-		want := in.Parallel * res.rec.Reservation(min(capTokens, 8192))
+		want := in.Parallel * res.rec.Hold(min(capTokens, 8192)).High
 		check.Fix = joinFix(check.Fix, fmt.Sprintf("aws service-quotas request-service-quota-increase --service-code bedrock --quota-code %s --desired-value %d --region %s", tpmCode, want, region))
 	}
 	return check, res
@@ -301,11 +322,37 @@ func capFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// explain shows the reservation arithmetic for a known quota and compares
-// the recommendation with the profile's cap and Claude Code's default.
+// burndownLine says which burndown the arithmetic counts for m and where it
+// comes from: AWS's page, the profile, or, for a model no source documents,
+// the rate advised in its place.
+func burndownLine(in Input, m models.Model, rate int) string {
+	switch {
+	case in.Burndown > 0:
+		return fmt.Sprintf("burndown %d for %s, as burndown = %d in profile %q says (AWS's page documents %s)",
+			rate, m.Name, in.Burndown, in.Profile, documented(m))
+	case m.Burndown > 0:
+		return fmt.Sprintf("burndown %d for %s: each output token counts %d times (AWS Bedrock user guide, \"quotas-token-burndown\"); cache reads count nothing",
+			rate, m.Name, rate)
+	}
+	return fmt.Sprintf("burndown unknown: no AWS source documents it for %s; counted at %d, the highest of its generation (set burndown = N in profile %q if you know it)",
+		m.Name, rate, in.Profile)
+}
+
+// documented names the rate AWS documents for m, or says there is none.
+func documented(m models.Model) string {
+	if m.Burndown > 0 {
+		return fmt.Sprintf("%dx", m.Burndown)
+	}
+	return "none"
+}
+
+// explain shows the quota arithmetic for a known quota — both readings of
+// what a request holds at its start, the cap recommended from the stricter —
+// and compares it with the profile's cap and Claude Code's default.
 func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q quota.Cached) (Check, *quotaResult) {
-	r := quota.Recommend(q.TPM, in.Parallel, quota.TypicalInput, m.Burndown, m.MaxOutput)
-	r.RPM = q.RPM
+	rate, known := quota.ModelBurndown(q.Model, in.Burndown)
+	r := quota.Recommend(q.TPM, in.Parallel, quota.TypicalInput, rate, m.MaxOutput)
+	r.RPM, r.BurndownKnown = q.RPM, known
 	c.Summary = fmt.Sprintf("%s tokens/min", num(q.TPM))
 	if q.RPM > 0 {
 		c.Summary += fmt.Sprintf(", %s requests/min", num(q.RPM))
@@ -314,10 +361,14 @@ func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q q
 	c.Details = append(c.Details, fmt.Sprintf("%q = %s", q.TPMName, num(q.TPM)))
 	if q.RPMName != "" {
 		c.Details = append(c.Details, fmt.Sprintf("%q = %s", q.RPMName, num(q.RPM)))
+	} else {
+		c.Details = append(c.Details, fmt.Sprintf("no requests-per-minute quota for %s: only tokens per minute limit it", m.Name))
 	}
+	floor := num(models.MinThrottleReservation)
 	c.Details = append(c.Details,
-		fmt.Sprintf("each request reserves input + %d × cap at its start (burndown %d for %s; a cap below %s counts as %s)",
-			r.Burndown, r.Burndown, m.Name, num(models.MinThrottleReservation), num(models.MinThrottleReservation)),
+		burndownLine(in, m, rate),
+		fmt.Sprintf("a request holds from its start input + cap, or input + %d × cap: AWS's sources say both; the cap is recommended from the stricter", r.Burndown),
+		fmt.Sprintf("a cap below %s counts as %s, as the old Claude Code documentation stated", floor, floor),
 		fmt.Sprintf("largest cap for %d parallel requests of %s input tokens: (%s / %d − %s) / %d = %s",
 			r.Parallel, num(r.Input), num(r.TPM), r.Parallel, num(r.Input), r.Burndown, num(r.Exact)))
 	switch r.Limit {
@@ -326,7 +377,7 @@ func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q q
 	case "minimum":
 		c.Status = Warn
 		c.Details = append(c.Details, fmt.Sprintf("→ %s: the quota is too small for %d parallel requests at any cap (Bedrock counts at least %s per request)",
-			num(r.Cap), r.Parallel, num(models.MinThrottleReservation)))
+			num(r.Cap), r.Parallel, floor))
 	default:
 		c.Details = append(c.Details, fmt.Sprintf("→ %s, rounded down to a multiple of %d", num(r.Cap), quota.Rounding))
 	}
@@ -335,9 +386,9 @@ func (a *awsState) explain(in Input, c Check, m models.Model, prefix string, q q
 		if r.Fits(capTokens) == 1 {
 			fits = "1 fits"
 		}
-		return fmt.Sprintf("%s %s: %s + %d × %s = %s per request, %s in a minute",
-			label, num(capTokens), num(r.Input), r.Burndown, num(max(capTokens, models.MinThrottleReservation)),
-			num(r.Reservation(capTokens)), fits)
+		h := r.Hold(capTokens)
+		return fmt.Sprintf("%s %s: each request holds between %s and %s at its start; %s in a minute",
+			label, num(capTokens), num(h.Low), num(h.High), fits)
 	}
 	capTokens, isDefault := effectiveCap(in, m)
 	if isDefault {

@@ -57,6 +57,7 @@ type Input struct {
 	Model           string // alias or inference-profile ID, as the profile says
 	Region          string // AWS region the launcher sets
 	MaxOutputTokens int    // the profile's cap; 0 = unset, Claude Code's default applies
+	Burndown        int    // the profile's burndown key; 0 = the models table's rate (or the rate it advises)
 	SmallFastModel  string // the profile's small_fast_model (ANTHROPIC_DEFAULT_HAIKU_MODEL); "" = Claude Code's choice
 	AWSProfile      string // the profile's aws_profile; "" = the default chain
 
@@ -121,12 +122,18 @@ type Check struct {
 	Summary string   `json:"summary"` // one line: what was found
 	Details []string `json:"details,omitempty"`
 	Fix     string   `json:"fix,omitempty"` // a command to paste (or the edit to make) for fail and warn
+
+	reached bool // an AWS endpoint answered this check (identity, model, quota)
 }
 
 // Report is the result of a doctor run.
 type Report struct {
-	Profile        string                `json:"profile"`
-	OK             bool                  `json:"ok"` // no check failed
+	Profile string `json:"profile"`
+	OK      bool   `json:"ok"` // no check failed, and something was verified with AWS
+	// Verified is whether AWS answered at least one of the identity, model
+	// and quota checks. A run that verified none of them cannot say the
+	// setup works, whatever else it found: it is not OK.
+	Verified       bool                  `json:"verified"`
 	Checks         []Check               `json:"checks"`
 	Recommendation *quota.Recommendation `json:"recommendation,omitempty"` // nil when the quota is not known
 	Unchecked      []string              `json:"unchecked,omitempty"`      // "check: why" for each check that could not be done
@@ -207,7 +214,9 @@ func Diagnose(ctx context.Context, in Input) Report {
 		if c.Status == Unchecked {
 			r.Unchecked = append(r.Unchecked, c.Name+": "+c.Summary)
 		}
+		r.Verified = r.Verified || c.reached
 	}
+	r.OK = r.OK && r.Verified
 	return r
 }
 
@@ -292,6 +301,11 @@ func Render(r Report) string {
 		}
 	}
 	b.WriteString("\n")
+	if !r.Verified {
+		// Never "0 problems" after a run that confirmed nothing with AWS.
+		fails++
+		b.WriteString("✗ nothing was verified with AWS (identity, model, quota): this run cannot say that claude will work\n")
+	}
 	switch {
 	case fails == 0 && warns == 0 && len(r.Unchecked) == 0:
 		b.WriteString("All checks passed.\n")

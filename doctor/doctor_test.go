@@ -414,7 +414,7 @@ func TestHealthy(t *testing.T) {
 	golden(t, "healthy.json", normalise(js, in))
 
 	// The quota is now cached for +profiles, without network.
-	rec, ok := quota.CachedRecommendation(in.CacheDir, "dev", "us-west-2", "sonnet", 3, testNow.Add(time.Hour))
+	rec, ok := quota.CachedRecommendation(in.CacheDir, "dev", "us-west-2", "sonnet", 0, 3, testNow.Add(time.Hour))
 	if !ok || rec.Cap != 8704 {
 		t.Errorf("CachedRecommendation after a run = %+v, %v; want cap 8704", rec, ok)
 	}
@@ -705,7 +705,7 @@ func TestQuota(t *testing.T) {
 }
 
 // TestHang: endpoints that never answer cost one timeout, not a hang, and
-// the report names what could not be checked.
+// each is a failure that says what to look at: claude would wait on them too.
 func TestHang(t *testing.T) {
 	f := newFakeAWS(t)
 	f.hang = true
@@ -724,16 +724,18 @@ func TestHang(t *testing.T) {
 		t.Errorf("doctor took %s with hanging endpoints and a 500ms timeout", elapsed)
 	}
 	out := b.String()
-	if !ok {
-		t.Errorf("a hanging endpoint is not a failure of the setup:\n%s", out)
+	if ok {
+		t.Errorf("endpoints that do not answer are a failure:\n%s", out)
 	}
 	for _, want := range []string{
-		"! identity   STS did not answer within 500ms",
+		"✗ identity   STS did not answer within 500ms",
 		"not confirmed with Bedrock: Bedrock did not answer within 500ms",
-		"Service Quotas did not answer within 500ms",
-		"could not check: identity, model, quota",
+		"✗ quota      not checked: Service Quotas did not answer within 500ms",
+		"fix: point AWS_ENDPOINT_URL_STS=http://127.0.0.1:PORT at a reachable endpoint, or unset it; check the network from here: curl -sI http://127.0.0.1:PORT; behind a proxy, set HTTPS_PROXY; check the region us-west-2: Bedrock must be offered there",
+		"✗ nothing was verified with AWS",
+		"4 problems, 0 warnings.",
 	} {
-		if !strings.Contains(out, want) {
+		if !strings.Contains(normalise(out, in), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
@@ -751,30 +753,60 @@ func TestHangDefaultTimeouts(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 10*time.Second {
 		t.Errorf("doctor took %s with hanging endpoints", elapsed)
 	}
-	want := []string{
-		"identity: STS did not answer within 4s",
-		"model: us.anthropic.claude-sonnet-4-5-20250929-v1:0 (Claude Sonnet 4.5); not confirmed with Bedrock: Bedrock did not answer within 4s",
-		"quota: not checked: Service Quotas did not answer within 4s",
+	got := map[string]string{}
+	for _, name := range []string{"identity", "model", "quota"} {
+		c := check(t, r, name)
+		got[name] = string(c.Status) + ": " + c.Summary
 	}
-	if diff := cmp.Diff(want, r.Unchecked); diff != "" {
-		t.Errorf("unchecked (-want +got):\n%s", diff)
+	want := map[string]string{
+		"identity": "fail: STS did not answer within 4s",
+		"model":    "fail: us.anthropic.claude-sonnet-4-5-20250929-v1:0 (Claude Sonnet 4.5); not confirmed with Bedrock: Bedrock did not answer within 4s",
+		"quota":    "fail: not checked: Service Quotas did not answer within 4s",
+	}
+	if diff := cmp.Diff(want, got); diff != "" || r.OK || r.Verified {
+		t.Errorf("ok %v, verified %v; checks (-want +got):\n%s", r.OK, r.Verified, diff)
 	}
 }
 
-// TestUnreachable: an endpoint that refuses connections is a check not done.
+// TestUnreachable: an endpoint that refuses connections fails its check,
+// with what to look at; the checks whose endpoints answer still run.
 func TestUnreachable(t *testing.T) {
 	f := newFakeAWS(t)
 	in := baseInput(t, f, setupHome(t))
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close() // its port now refuses connections
 	in.Env["AWS_ENDPOINT_URL_STS"] = dead.URL
+	in.Env["HTTPS_PROXY"] = "http://user:proxyPassword@proxy.corp:3128"
 	human, _, ok, r := run(t, in)
 	id := check(t, r, "identity")
-	if !ok || id.Status != Unchecked || !strings.Contains(id.Summary, "could not reach STS") || !strings.Contains(id.Summary, "connection refused") {
+	if ok || id.Status != Fail || !strings.Contains(id.Summary, "could not reach STS: dial tcp") || !strings.Contains(id.Summary, "connection refused") {
 		t.Errorf("ok %v, identity %s %q:\n%s", ok, id.Status, id.Summary, human)
 	}
-	if r.Recommendation == nil {
+	for _, want := range []string{"AWS_ENDPOINT_URL_STS=" + dead.URL, "check the proxy in HTTPS_PROXY (proxy.corp:3128) and NO_PROXY", "region us-west-2"} {
+		if !strings.Contains(id.Fix, want) {
+			t.Errorf("identity fix %q lacks %q", id.Fix, want)
+		}
+	}
+	if strings.Contains(human, "proxyPassword") {
+		t.Errorf("the proxy's password was printed:\n%s", human)
+	}
+	if r.Recommendation == nil || !r.Verified {
 		t.Error("the other checks should still have run")
+	}
+}
+
+// TestNothingVerified: a report in which AWS answered none of identity,
+// model and quota never ends in "0 problems", and is not ok.
+func TestNothingVerified(t *testing.T) {
+	r := Report{Profile: "code", OK: false, Checks: []Check{
+		{Name: "aws", Status: OK, Summary: "static keys"},
+		{Name: "identity", Status: Unchecked, Summary: "not checked"},
+		{Name: "model", Status: Unchecked, Summary: "not checked"},
+		{Name: "quota", Status: Unchecked, Summary: "not checked"},
+	}, Unchecked: []string{"identity: x", "model: x", "quota: x"}}
+	out := Render(r)
+	if strings.Contains(out, "0 problems") || !strings.Contains(out, "1 problem, 0 warnings; could not check: identity, model, quota.") {
+		t.Errorf("report:\n%s", out)
 	}
 }
 
@@ -860,4 +892,71 @@ func TestNum(t *testing.T) {
 			t.Errorf("num(%d) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestBurndownPerModel: the arithmetic counts each model's documented
+// burndown (Opus 5.5 10x, Sonnet 4.5 5x, Opus 4.8 15x), advises with 10 for
+// a model no source documents and says so, takes a profile's burndown key
+// over both, and finds nothing wrong with a model that has no
+// requests-per-minute quota.
+func TestBurndownPerModel(t *testing.T) {
+	tests := []struct {
+		name, model string
+		burndown    int // the profile's key
+		quota       fakeQuota
+		wantRate    int
+		wantKnown   bool
+		wantCap     int
+		contains    string
+	}{
+		{"Opus 5.5 at 10x", "us.anthropic.claude-opus-5-5", 0,
+			fakeQuota{"Cross-region model inference tokens per minute for Anthropic Claude Opus 5.5", "L-OPUS55", 1000000}, 10, true, 30976,
+			"burndown 10 for Claude Opus 5.5: each output token counts 10 times"},
+		{"Opus 4.8 at 15x", "us.anthropic.claude-opus-4-8", 0,
+			fakeQuota{"Cross-region model inference tokens per minute for Anthropic Claude Opus 4.8", "L-OPUS48", 1000000}, 15, true, 20736,
+			"burndown 15 for Claude Opus 4.8"},
+		{"Haiku 5.5 unknown", "us.anthropic.claude-haiku-5-5", 0,
+			fakeQuota{"Cross-region model inference tokens per minute for Anthropic Claude Haiku 5.5", "L-HAIKU55", 1000000}, 10, false, 30976,
+			`burndown unknown: no AWS source documents it for Claude Haiku 5.5; counted at 10, the highest of its generation (set burndown = N in profile "code" if you know it)`},
+		{"Haiku 5.5 with burndown = 5", "us.anthropic.claude-haiku-5-5", 5,
+			fakeQuota{"Cross-region model inference tokens per minute for Anthropic Claude Haiku 5.5", "L-HAIKU55", 1000000}, 5, true, 62208,
+			`burndown 5 for Claude Haiku 5.5, as burndown = 5 in profile "code" says (AWS's page documents none)`},
+		{"Sonnet 5 has no RPM quota", "us.anthropic.claude-sonnet-5", 0,
+			fakeQuota{"Cross-region model inference tokens per minute for Anthropic Claude Sonnet 5", "L-SONNET5", 6000000}, 10, true, 128000,
+			"no requests-per-minute quota for Claude Sonnet 5: only tokens per minute limit it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeAWS(t)
+			f.profiles[tt.model] = "ACTIVE"
+			f.quotas = append(f.quotas, tt.quota)
+			in := baseInput(t, f, setupHome(t))
+			in.Model, in.Burndown, in.MaxOutputTokens = tt.model, tt.burndown, 8192
+			human, _, ok, r := run(t, in)
+			rec := r.Recommendation
+			if !ok || rec == nil || rec.Burndown != tt.wantRate || rec.BurndownKnown != tt.wantKnown || rec.Cap != tt.wantCap {
+				t.Fatalf("ok %v, recommendation %+v; want burndown %d (known %v), cap %d:\n%s", ok, rec, tt.wantRate, tt.wantKnown, tt.wantCap, human)
+			}
+			if q := check(t, r, "quota"); q.Status != OK || !strings.Contains(human, tt.contains) {
+				t.Errorf("quota %s; want ok and %q:\n%s", q.Status, tt.contains, human)
+			}
+		})
+	}
+}
+
+// TestOpus55 pins the worked example for Claude Code's default model on
+// Bedrock, Opus 5.5 (10x), at the built-in large profile's cap.
+func TestOpus55(t *testing.T) {
+	f := newFakeAWS(t)
+	f.profiles["us.anthropic.claude-opus-5-5"] = "ACTIVE"
+	f.quotas = append(f.quotas, fakeQuota{"Cross-region model inference tokens per minute for Anthropic Claude Opus 5.5", "L-OPUS55", 200000})
+	home := setupHome(t)
+	in := baseInput(t, f, home)
+	in.Profile, in.Model, in.MaxOutputTokens = "large", "opus", 8192
+	in.Values = []Value{{"model", "opus", "built-in"}, {"region", "us-west-2", "built-in"}, {"max_output_tokens", "8192", "built-in"}}
+	human, _, _, r := run(t, in)
+	if r.Recommendation == nil || r.Recommendation.Burndown != 10 || r.Recommendation.Cap != 4352 {
+		t.Errorf("recommendation %+v, want burndown 10 and cap 4,352", r.Recommendation)
+	}
+	golden(t, "opus55", normalise(human, in))
 }

@@ -1,8 +1,11 @@
-// Package quota owns the arithmetic of Bedrock's token reservation — each
-// request reserves about its input plus burndown x max_tokens of a
-// tokens-per-minute quota — and the cap it recommends for a quota, with a
-// cache of quotas looked up by the doctor that other commands read without
-// a network call. It imports no AWS SDK, so the launcher stays light.
+// Package quota owns the arithmetic of Bedrock's tokens-per-minute quota —
+// what a finished request costs (input + cache writes + burndown x output;
+// cache reads are free), what a request holds from its start (AWS's own
+// material gives two readings: input + max_tokens, or input + burndown x
+// max_tokens) — and the cap it recommends for a quota, from the stricter
+// reading, with a cache of quotas looked up by the doctor that other commands
+// read without a network call. It imports no AWS SDK, so the launcher stays
+// light.
 package quota
 
 import (
@@ -38,24 +41,52 @@ const Rounding = 256
 // cache: quotas change by request to AWS support, rarely within a day.
 const QuotaTTL = 24 * time.Hour
 
+// Settled is what a finished request costs against the tokens-per-minute
+// quota, as the AWS Bedrock user guide ("quotas-token-burndown") counts it:
+// InputTokenCount + CacheWriteInputTokenCount + burndown x output. Cache
+// reads are not counted at all.
+func Settled(input, cacheWrite, output, burndown int) int {
+	return input + cacheWrite + max(burndown, 1)*output
+}
+
+// Hold is the quota a request holds from its start until it settles. AWS's
+// own material documents it two ways and the sources disagree: AWS re:Post
+// and AWS samples say input + max_tokens (Low); other public write-ups say
+// input + burndown x max_tokens (High). Both count max_tokens as at least
+// models.MinThrottleReservation. With a burndown of 1 they are the same.
+type Hold struct {
+	Low  int `json:"low"`  // input + max_tokens
+	High int `json:"high"` // input + burndown x max_tokens: the stricter reading
+}
+
+// StartHold returns both readings of what a request of input tokens with
+// max_tokens maxTokens holds at its start, for a model with burndown.
+func StartHold(input, maxTokens, burndown int) Hold {
+	n := max(maxTokens, models.MinThrottleReservation)
+	return Hold{Low: input + n, High: input + max(burndown, 1)*n}
+}
+
 // Recommendation is the arithmetic from a tokens-per-minute quota to the
 // largest output-token cap that lets Parallel requests of Input tokens run in
 // the same minute without being throttled.
 //
-// At request start Bedrock reserves Input + Burndown x max_tokens of the
-// per-minute quota (counting max_tokens as at least
-// models.MinThrottleReservation), and settles to the real usage when the
-// answer ends. So P requests fit when P x (Input + Burndown x cap) <= TPM, and
-// the largest cap is floor((TPM/P - Input) / Burndown).
+// It takes the stricter reading of what a request holds from its start,
+// Input + Burndown x max_tokens (Hold.High), so P requests fit when
+// P x (Input + Burndown x cap) <= TPM, and the largest cap is
+// floor((TPM/P - Input) / Burndown). Under the other reading the same cap
+// lets more requests in; never fewer.
 type Recommendation struct {
 	TPM      int `json:"tokens_per_minute"`             // the account's tokens-per-minute quota for the model
-	RPM      int `json:"requests_per_minute,omitempty"` // the requests-per-minute quota, 0 when unknown
+	RPM      int `json:"requests_per_minute,omitempty"` // the requests-per-minute quota; 0 when the model has none (or it is unknown)
 	Parallel int `json:"parallel"`                      // requests assumed in flight at once
 	Input    int `json:"input_tokens"`                  // input tokens assumed per request
 	Burndown int `json:"burndown"`                      // quota tokens one output token costs
-	Ceiling  int `json:"ceiling"`                       // the model's output ceiling
-	Exact    int `json:"exact"`                         // floor((TPM/Parallel - Input) / Burndown); negative when even the input does not fit
-	Cap      int `json:"cap"`                           // the recommended cap
+	// BurndownKnown is false when no source documents the model's rate and
+	// Burndown is the rate advised (models.Burndown) or set in the profile.
+	BurndownKnown bool `json:"burndown_known"`
+	Ceiling       int  `json:"ceiling"` // the model's output ceiling
+	Exact         int  `json:"exact"`   // floor((TPM/Parallel - Input) / Burndown); negative when even the input does not fit
+	Cap           int  `json:"cap"`     // the recommended cap
 	// Limit says what bounded Cap other than the quota: "ceiling" when the
 	// quota allows more than the model can produce, "minimum" when the quota
 	// is too small for Parallel requests at any cap and Cap is
@@ -98,17 +129,16 @@ func floorDiv(a, b int) int {
 	return q
 }
 
-// Reservation returns the quota tokens Bedrock reserves at the start of one
-// request with output cap capTokens: Input + Burndown x max(cap, the minimum
-// Bedrock counts).
-func (r Recommendation) Reservation(capTokens int) int {
-	return r.Input + r.Burndown*max(capTokens, models.MinThrottleReservation)
+// Hold returns both readings of what one request with output cap capTokens
+// holds at its start.
+func (r Recommendation) Hold(capTokens int) Hold {
+	return StartHold(r.Input, capTokens, r.Burndown)
 }
 
 // Fits returns how many requests with output cap capTokens fit in one
-// minute's quota at once.
+// minute's quota at once, under the stricter reading of the hold.
 func (r Recommendation) Fits(capTokens int) int {
-	return r.TPM / r.Reservation(capTokens)
+	return r.TPM / r.Hold(capTokens).High
 }
 
 // Cached is one quota lookup as stored under the cache directory.
@@ -201,10 +231,11 @@ func ReadCache(cacheDir, awsProfile, region, modelID string, now time.Time) (Cac
 // profile from the quota that a doctor run cached in the last QuotaTTL,
 // without any network call: awsProfile is the profile's aws_profile ("" for
 // the default chain), model its model (alias or ID; aliases resolve as Claude
-// Code does in region), parallel the requests in flight (DefaultParallel when
-// below 1). It reports false when no fresh quota is cached or the model is
-// unknown to the models table.
-func CachedRecommendation(cacheDir, awsProfile, region, model string, parallel int, now time.Time) (Recommendation, bool) {
+// Code does in region), burndown the profile's burndown key (0: the models
+// table's rate, or the rate it advises), parallel the requests in flight
+// (DefaultParallel when below 1). It reports false when no fresh quota is
+// cached or the model is unknown to the models table.
+func CachedRecommendation(cacheDir, awsProfile, region, model string, burndown, parallel int, now time.Time) (Recommendation, bool) {
 	if cacheDir == "" {
 		return Recommendation{}, false
 	}
@@ -220,9 +251,21 @@ func CachedRecommendation(cacheDir, awsProfile, region, model string, parallel i
 	if parallel < 1 {
 		parallel = DefaultParallel
 	}
-	r := Recommend(q.TPM, parallel, TypicalInput, m.Burndown, m.MaxOutput)
-	r.RPM = q.RPM
+	rate, known := ModelBurndown(id, burndown)
+	r := Recommend(q.TPM, parallel, TypicalInput, rate, m.MaxOutput)
+	r.RPM, r.BurndownKnown = q.RPM, known
 	return r, true
+}
+
+// ModelBurndown is the burndown to count for model: set, when a profile sets
+// one (a user who knows the rate), else the models table's rate or, for a
+// model no source documents, the rate it advises. known reports whether the
+// rate is documented (or set by the user).
+func ModelBurndown(model string, set int) (rate int, known bool) {
+	if set > 0 {
+		return set, true
+	}
+	return models.Burndown(model)
 }
 
 // quotaKind is the start of the Service Quotas name for the kind of inference
