@@ -26,6 +26,7 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PROFILE\tMODEL\tREGION\tCAP\tRECOMMENDED\tFROM\tDESCRIPTION")
 	known := false
+	var warnings []string
 	for _, name := range s.Config.Names() {
 		p := s.Config.Profiles[name]
 		mark := " "
@@ -36,8 +37,9 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		if s.Config.UserDefined[name] {
 			from = "config"
 		}
+		warnings = append(warnings, p.Warnings()...)
 		rec := "-"
-		if q, ok := quota.CachedRecommendation(s.Paths.CacheDir, p.AWSProfile, p.Region, p.Model, 0, quota.DefaultParallel, time.Now()); ok {
+		if q, ok := quota.CachedRecommendation(s.Paths.CacheDir, p.AWSProfile, p.Region, p.Model, p.Burndown, quota.DefaultParallel, time.Now()); ok {
 			rec, known = strconv.Itoa(q.Cap), true
 		}
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\n", mark, name, p.Model, p.Region, p.MaxOutputTokens, rec, from, p.Description)
@@ -46,6 +48,10 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		return 0, err
 	}
 	fmt.Fprintln(a.stdout)
+	// The warnings a launch of each profile would print, in the same words.
+	for _, w := range warnings {
+		fmt.Fprintf(a.stdout, "! %s\n", w)
+	}
 	if known {
 		fmt.Fprintf(a.stdout, "RECOMMENDED: the largest cap that fits %d parallel requests in the account's tokens-per-minute quota, as +doctor last found it\n", quota.DefaultParallel)
 	} else {

@@ -47,3 +47,46 @@ func TestCommandsThroughTheBinary(t *testing.T) {
 		t.Errorf("+allow without a project file: exit %d, %q", code, stderr)
 	}
 }
+
+// TestProfilesShowsTheLaunchWarnings: +profiles shows every warning a launch
+// of a profile shows (a retired model, a cap above the model's ceiling, a
+// model ID not in the table), in the same words.
+func TestProfilesShowsTheLaunchWarnings(t *testing.T) {
+	env := testEnv(t, "report")
+	writeFile(t, filepath.Join(homeOf(env), ".config", "claude-bedrock", "config.toml"), `
+[profiles.old]
+model = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+region = "us-west-2"
+max_output_tokens = 100000
+
+[profiles.new]
+model = "us.anthropic.claude-future-9"
+region = "us-west-2"
+max_output_tokens = 4096
+`)
+	dir := t.TempDir()
+	list, stderr, code := runLauncher(t, env, dir, "", "+profiles")
+	if code != 0 {
+		t.Fatalf("+profiles: exit %d: %s", code, stderr)
+	}
+	n := 0
+	for _, name := range []string{"+old", "+new"} {
+		_, stderr, code := runLauncher(t, env, dir, "", name, "-p", "x")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, stderr)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+			w, ok := strings.CutPrefix(line, "claude-bedrock: profile ")
+			if !ok {
+				continue
+			}
+			n++
+			if !strings.Contains(list, "profile "+w+"\n") {
+				t.Errorf("+profiles lacks the warning %q of a launch with %s:\n%s", w, name, list)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("the launches showed %d warnings, want 3 (retired, above the ceiling, not in the table)", n)
+	}
+}

@@ -139,6 +139,25 @@ func apply(p *Profile, tp tomlProfile, doc *tomlDoc, prefix []string) error {
 		}
 		*c.dst = int(*c.v)
 	}
+	if tp.Burndown != nil {
+		if err := checkBurndown(*tp.Burndown); err != nil {
+			return fmt.Errorf("%s: burndown: %w", at("burndown"), err)
+		}
+		p.Burndown = int(*tp.Burndown)
+	}
+	if p.MaxOutputTokens > 0 && p.MinOutputTokens > p.MaxOutputTokens {
+		// A floor above the cap: a relaunch after throttling would propose
+		// a higher cap than the one that was throttled. The default floor
+		// above a small cap is no mistake of the user's, and not one.
+		switch {
+		case tp.MinOutputTokens != nil:
+			return fmt.Errorf("%s: min_output_tokens: %d is above max_output_tokens %d: lower min_output_tokens, or raise max_output_tokens",
+				at("min_output_tokens"), p.MinOutputTokens, p.MaxOutputTokens)
+		case tp.MaxOutputTokens != nil && p.MinOutputTokens != DefaultMinOutputTokens:
+			return fmt.Errorf("%s: max_output_tokens: %d is below the profile's min_output_tokens %d: raise max_output_tokens, or lower min_output_tokens",
+				at("max_output_tokens"), p.MaxOutputTokens, p.MinOutputTokens)
+		}
+	}
 	if tp.Model != nil {
 		if err := checkModel(*tp.Model, p.Region); err != nil {
 			return fmt.Errorf("%s: %w", at("model"), err)

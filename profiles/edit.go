@@ -67,10 +67,15 @@ func appendText(data []byte, s string) []byte {
 // editing the text so that comments and layout stay, then checks the result
 // reads back as wanted before it replaces the file.
 func editConfig(path string, env map[string]string, table []string, key, value string, ok func(*Config) bool) error {
-	data := readOrEmpty(path)
+	// A byte-order mark stays where it is, at the very start: the edit
+	// works on the text after it.
+	bom, data := cutBOM(readOrEmpty(path))
+	write := func(edited []byte) error {
+		return writeChecked(path, env, append(append([]byte{}, bom...), edited...), ok)
+	}
 	full := strings.Join(append(append([]string{}, table...), key), ".")
 	if edited, found := replaceValue(data, full, value); found {
-		return writeChecked(path, env, edited, ok)
+		return write(edited)
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	pos := keyLines(data)
@@ -82,9 +87,9 @@ func editConfig(path string, env map[string]string, table []string, key, value s
 		i := pos[strings.Join(table, ".")] // insert right after the header line
 		lines = append(lines[:i], append([]string{newLine}, lines[i:]...)...)
 	default:
-		return writeChecked(path, env, appendText(data, fmt.Sprintf("\n[%s]\n%s", strings.Join(table, "."), newLine)), ok)
+		return write(appendText(data, fmt.Sprintf("\n[%s]\n%s", strings.Join(table, "."), newLine)))
 	}
-	return writeChecked(path, env, []byte(strings.Join(lines, "")), ok)
+	return write([]byte(strings.Join(lines, "")))
 }
 
 // replaceValue replaces the value of the dotted key full in the TOML document

@@ -27,6 +27,10 @@ type Profile struct {
 	MinOutputTokens int    // the lowest cap a relaunch after throttling proposes
 	SmallFastModel  string // ANTHROPIC_DEFAULT_HAIKU_MODEL, or "" to leave Claude Code's choice
 	AWSProfile      string // AWS_PROFILE, or "" to leave the environment's
+	// Burndown is the output burndown to count for the model, for a user who
+	// knows it better than the models table (a model no source documents);
+	// 0 = the models table's rate, or the rate it advises.
+	Burndown int
 }
 
 // DefaultMinOutputTokens is the floor for the cap a relaunch proposes when a
@@ -131,6 +135,14 @@ func checkModel(model, region string) error {
 	return nil
 }
 
+// checkBurndown reports why n cannot be a burndown, or nil.
+func checkBurndown(n int64) error {
+	if n < 1 || n > models.MaxBurndown {
+		return fmt.Errorf("%d is not a burndown: use a whole number from 1 to %d, how many quota tokens one output token costs (AWS documents 1, 5, 10 and 15)", n, models.MaxBurndown)
+	}
+	return nil
+}
+
 func checkRegion(region string) error {
 	if !models.ValidRegion(region) {
 		return fmt.Errorf("region %q is not an AWS region name like us-west-2", region)
@@ -166,16 +178,27 @@ func (p Profile) Validate() error {
 	if err := checkCap(int64(p.MinOutputTokens)); err != nil {
 		return fmt.Errorf("min_output_tokens: %w", err)
 	}
+	if p.Burndown != 0 {
+		if err := checkBurndown(int64(p.Burndown)); err != nil {
+			return fmt.Errorf("burndown: %w", err)
+		}
+	}
 	return nil
 }
 
 // Warnings returns things about p that are allowed but probably not meant:
-// a retired model, a cap above the model's ceiling.
+// a retired model, a cap above the model's ceiling, a model ID not in the
+// models table (an application inference profile's ARN names no model, so it
+// is not one).
 func (p Profile) Warnings() []string {
 	var w []string
 	m, ok := models.Lookup(p.Model)
 	if !ok {
-		return nil
+		if strings.HasPrefix(p.Model, "arn:") {
+			return nil
+		}
+		return []string{fmt.Sprintf("profile %s: model %s is not in claude-bedrock's table of Claude models: its output ceiling and quota burndown are unknown here (set burndown = N in the profile if you know it)",
+			p.Name, p.Model)}
 	}
 	if m.Retired != "" {
 		w = append(w, fmt.Sprintf("profile %s: %s was retired on Bedrock on %s; choose a current model", p.Name, m.Name, m.Retired))

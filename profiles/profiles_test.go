@@ -248,9 +248,21 @@ func TestErrors(t *testing.T) {
 		{name: "malformed toml", config: "default = \"code\"\n[profiles.x\nmodel = 1\n",
 			want: `CONFIG:2: expected ']' to close table name`},
 		{name: "unknown key", config: "[profiles.code]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_token = 4096\n",
-			want: `CONFIG:4: unknown key "profiles.code.max_output_token": check its spelling (known keys: model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, description)`},
+			want: `CONFIG:4: unknown key "profiles.code.max_output_token": check its spelling (known keys: model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description)`},
 		{name: "unknown top-level key", config: "defualt = \"code\"\n",
-			want: `CONFIG:1: unknown key "defualt": check its spelling (known keys: see the README)`},
+			want: `CONFIG:1: unknown key "defualt": check its spelling (known keys: default, claude_path, process_wrapper, profiles)`},
+		{name: "min above max", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\nmin_output_tokens = 8192\n",
+			want: `CONFIG:5: min_output_tokens: 8192 is above max_output_tokens 4096: lower min_output_tokens, or raise max_output_tokens`},
+		{name: "min above max, min first", config: "[profiles.x]\nmin_output_tokens = 2048\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 1024\n",
+			want: `CONFIG:2: min_output_tokens: 2048 is above max_output_tokens 1024: lower min_output_tokens, or raise max_output_tokens`},
+		{name: "project cap below the profile's min", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 8192\nmin_output_tokens = 4096\n", project: "profile = \"x\"\nmax_output_tokens = 2048\n",
+			want: `PROJECT:2: max_output_tokens: 2048 is below the profile's min_output_tokens 4096: raise max_output_tokens, or lower min_output_tokens`},
+		{name: "burndown zero", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\nburndown = 0\n",
+			want: `CONFIG:5: burndown: 0 is not a burndown: use a whole number from 1 to 100, how many quota tokens one output token costs (AWS documents 1, 5, 10 and 15)`},
+		{name: "burndown as text", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\nburndown = \"10x\"\n",
+			want: `CONFIG:5: profiles.x.burndown: got a TOML string, want a whole number, without quotes`},
+		{name: "a byte-order mark keeps line numbers", config: "\xef\xbb\xbf[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 0\n",
+			want: `CONFIG:4: max_output_tokens: 0 is not a positive number of tokens`},
 		{name: "cap zero", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 0\n",
 			want: `CONFIG:4: max_output_tokens: 0 is not a positive number of tokens`},
 		{name: "cap negative", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = -5\n",
@@ -354,6 +366,106 @@ func TestWarnings(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, r.Notices); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnknownKeyInAProjectFile: the error lists the keys a project file
+// may set.
+func TestUnknownKeyInAProjectFile(t *testing.T) {
+	w := newWorld(t)
+	w.project("profile = \"code\"\nmax_tokens = 2048\n")
+	p := w.load().Project
+	want := filepath.Join(w.proj, profiles.ProjectFileName) + `:2: unknown key "max_tokens": check its spelling (known keys: profile, model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description)`
+	if p == nil || p.Err() == nil {
+		t.Fatalf("project %+v: no error, want %q", p, want)
+	}
+	if diff := cmp.Diff(want, p.Err().Error()); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+}
+
+// TestWarningsForAModelNotInTheTable: a full model ID the models table does
+// not know is allowed, with a warning that its ceiling and burndown are
+// unknown; an application inference profile's ARN names no model and gets
+// none.
+func TestWarningsForAModelNotInTheTable(t *testing.T) {
+	w := newWorld(t)
+	w.config("[profiles.new]\nmodel = \"us.anthropic.claude-future-9\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n" +
+		"[profiles.app]\nmodel = \"arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/abc\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n")
+	s := w.load()
+	r, err := s.Resolve("new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"profile new: model us.anthropic.claude-future-9 is not in claude-bedrock's table of Claude models: its output ceiling and quota burndown are unknown here (set burndown = N in the profile if you know it)"}
+	if diff := cmp.Diff(want, r.Notices); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
+	}
+	if r, err := s.Resolve("app"); err != nil || len(r.Notices) != 0 {
+		t.Errorf("ARN: notices %q, err %v; want none", r.Notices, err)
+	}
+}
+
+// TestBurndownKey: burndown = N sets the profile's burndown, from the config
+// or a trusted project file, and says where it came from.
+func TestBurndownKey(t *testing.T) {
+	w := newWorld(t)
+	w.config("[profiles.h]\nmodel = \"us.anthropic.claude-haiku-5-5\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\nburndown = 10\n")
+	r, err := w.load().Resolve("h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Profile.Burndown != 10 || r.Profile.Value("burndown") != "10" || r.Sources["burndown"] != "[profiles.h] in "+w.configPath() {
+		t.Errorf("burndown %d (%q) from %q", r.Profile.Burndown, r.Profile.Value("burndown"), r.Sources["burndown"])
+	}
+	w.project("profile = \"h\"\nburndown = 5\n")
+	w.allow()
+	r, err = w.load().Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Profile.Burndown != 5 || r.Sources["burndown"] != filepath.Join(w.proj, profiles.ProjectFileName) {
+		t.Errorf("project: burndown %d from %q", r.Profile.Burndown, r.Sources["burndown"])
+	}
+	if r, _ := w.load().Resolve("code"); r.Profile.Burndown != 0 || r.Sources["burndown"] != "" {
+		t.Errorf("a profile without the key: burndown %d from %q; want 0 from nowhere", r.Profile.Burndown, r.Sources["burndown"])
+	}
+}
+
+// TestByteOrderMark: a config or project file that starts with a UTF-8
+// byte-order mark (as some Windows editors write them) reads as without it,
+// and an edit keeps the mark where it was.
+func TestByteOrderMark(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	w := newWorld(t)
+	w.config(bom + "default = \"work\"\n\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n")
+	w.project(bom + "profile = \"work\"\nmax_output_tokens = 2000\n")
+	w.allow()
+	r, err := w.load().Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Profile.Name != "work" || r.Profile.MaxOutputTokens != 2000 {
+		t.Errorf("profile %s cap %d; want work at 2000", r.Profile.Name, r.Profile.MaxOutputTokens)
+	}
+	if err := profiles.SetDefault(w.configPath(), "light", w.env); err != nil {
+		t.Fatal(err)
+	}
+	if err := profiles.SetCap(w.configPath(), "work", 1500, w.env); err != nil {
+		t.Fatal(err)
+	}
+	want := bom + "default = \"light\"\n\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 1500\n"
+	if diff := cmp.Diff(want, readFile(t, w.configPath())); diff != "" {
+		t.Errorf("config after edits (-want +got):\n%s", diff)
+	}
+	w2 := newWorld(t)
+	w2.config(bom + "[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n")
+	if err := profiles.SetDefault(w2.configPath(), "work", w2.env); err != nil {
+		t.Fatal(err)
+	}
+	want = bom + "default = \"work\"\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 3000\n"
+	if diff := cmp.Diff(want, readFile(t, w2.configPath())); diff != "" {
+		t.Errorf("default added at the top (-want +got):\n%s", diff)
 	}
 }
 

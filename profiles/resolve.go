@@ -84,6 +84,9 @@ func (s *Setup) Resolve(flag string) (*Resolution, error) {
 	if p.AWSProfile == "" {
 		delete(r.Sources, "aws_profile")
 	}
+	if p.Burndown == 0 {
+		delete(r.Sources, "burndown")
+	}
 
 	if proj != nil && proj.Profile == name {
 		if err := apply(&p, proj.over, proj.doc, nil); err != nil {
@@ -121,6 +124,7 @@ func (tp tomlProfile) setKeys() map[string]bool {
 		"min_output_tokens": tp.MinOutputTokens != nil,
 		"small_fast_model":  tp.SmallFastModel != nil,
 		"aws_profile":       tp.AWSProfile != nil,
+		"burndown":          tp.Burndown != nil,
 	}
 }
 
@@ -141,6 +145,11 @@ func (p Profile) Value(key string) string {
 		return p.SmallFastModel
 	case "aws_profile":
 		return p.AWSProfile
+	case "burndown":
+		if p.Burndown == 0 {
+			return ""
+		}
+		return strconv.Itoa(p.Burndown)
 	}
 	return ""
 }

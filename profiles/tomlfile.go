@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -11,15 +12,17 @@ import (
 )
 
 // tomlProfile is a profile as written in TOML: the keys a [profiles.NAME]
-// table and a project file may set. Pointers tell "not set" from zero.
+// table and a project file may set, in the order error messages list them.
+// Pointers tell "not set" from zero.
 type tomlProfile struct {
-	Description     *string `toml:"description"`
 	Model           *string `toml:"model"`
 	Region          *string `toml:"region"`
 	MaxOutputTokens *int64  `toml:"max_output_tokens"`
 	MinOutputTokens *int64  `toml:"min_output_tokens"`
 	SmallFastModel  *string `toml:"small_fast_model"`
 	AWSProfile      *string `toml:"aws_profile"`
+	Burndown        *int64  `toml:"burndown"`
+	Description     *string `toml:"description"`
 }
 
 // tomlDoc is a decoded TOML file with what is needed to name lines in errors.
@@ -28,16 +31,31 @@ type tomlDoc struct {
 	lines map[string]int // dotted key -> line where it is set
 }
 
+// utf8BOM is the byte-order mark some Windows editors put at the start of
+// a UTF-8 file. TOML does not allow it; it is invisible in an editor, so it
+// is skipped rather than reported as a mysterious error on line 1.
+const utf8BOM = "\xef\xbb\xbf"
+
+// cutBOM splits a leading UTF-8 byte-order mark off data.
+func cutBOM(data []byte) (bom, rest []byte) {
+	if bytes.HasPrefix(data, []byte(utf8BOM)) {
+		return data[:len(utf8BOM)], data[len(utf8BOM):]
+	}
+	return nil, data
+}
+
 // decodeStrict decodes data into v, refusing unknown keys, and returns
-// errors that name the file, the line and the key.
+// errors that name the file, the line and the key. A leading UTF-8
+// byte-order mark is skipped (it is on line 1, so line numbers stay).
 func decodeStrict(path string, data []byte, v any) (*tomlDoc, error) {
+	_, data = cutBOM(data)
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var strict *toml.StrictMissingError
 		if errors.As(err, &strict) && len(strict.Errors) > 0 {
 			e := strict.Errors[0]
 			row, _ := e.Position()
-			return nil, fmt.Errorf("%s:%d: unknown key %q: check its spelling (known keys: %s)", path, row, strings.Join(e.Key(), "."), knownKeys(e.Key()))
+			return nil, fmt.Errorf("%s:%d: unknown key %q: check its spelling (known keys: %s)", path, row, strings.Join(e.Key(), "."), knownKeys(e.Key(), v))
 		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
@@ -53,15 +71,37 @@ func decodeStrict(path string, data []byte, v any) (*tomlDoc, error) {
 	return &tomlDoc{path: path, lines: keyLines(data)}, nil
 }
 
-// knownKeys lists the keys allowed where the unknown key stands.
-func knownKeys(key []string) string {
+// knownKeys lists the keys allowed where the unknown key stands: a profile's
+// keys inside [profiles.NAME], else the top-level keys of the file that v
+// decodes, read from its toml tags so that the list cannot go stale.
+func knownKeys(key []string, v any) string {
 	if len(key) >= 2 && key[0] == "profiles" {
 		return strings.Join(profileKeys, ", ")
 	}
-	return "see the README"
+	return strings.Join(tomlKeys(reflect.TypeOf(v)), ", ")
 }
 
-var profileKeys = []string{"model", "region", "max_output_tokens", "min_output_tokens", "small_fast_model", "aws_profile", "description"}
+// tomlKeys lists the toml tags of a struct type (through pointers and
+// embedded structs), in their order.
+func tomlKeys(t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			keys = append(keys, tomlKeys(f.Type)...)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("toml"), ","); name != "" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+var profileKeys = tomlKeys(reflect.TypeOf(tomlProfile{}))
 
 // at returns "file:line" for a dotted key, or just the file.
 func (d *tomlDoc) at(key ...string) string {

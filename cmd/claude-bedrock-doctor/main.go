@@ -101,6 +101,7 @@ func doctorInput(env map[string]string, cwd string, s *profiles.Setup, r *profil
 		Model:           p.Model,
 		Region:          p.Region,
 		MaxOutputTokens: p.MaxOutputTokens,
+		Burndown:        p.Burndown,
 		SmallFastModel:  p.SmallFastModel,
 		AWSProfile:      p.AWSProfile,
 		ManagedEnv:      keys(p.Vars()),
@@ -109,7 +110,7 @@ func doctorInput(env map[string]string, cwd string, s *profiles.Setup, r *profil
 		IncidentsPath:   incidents.Path(s.Paths.StateDir),
 		CacheDir:        s.Paths.CacheDir,
 	}
-	for _, k := range []string{"model", "region", "max_output_tokens", "min_output_tokens", "small_fast_model", "aws_profile"} {
+	for _, k := range []string{"model", "region", "max_output_tokens", "min_output_tokens", "small_fast_model", "aws_profile", "burndown"} {
 		if src, ok := r.Sources[k]; ok {
 			in.Values = append(in.Values, doctor.Value{Key: k, Value: p.Value(k), Source: src})
 		}
