@@ -88,11 +88,31 @@ if $add_completions; then
       log "installed $dir/claude-bedrock.fish: open a new shell"
       ;;
     *)
-      dir=$data/bash-completion/completions
-      mkdir -p "$dir"
-      "$bindir/claude-bedrock" +completion bash > "$dir/claude-bedrock"
-      ln -sf claude-bedrock "$dir/claude"   # bash-completion loads a command's file by its name
-      log "installed $dir/claude-bedrock (and claude): needs the bash-completion package; open a new shell"
+      # bash-completion loads a command's file from its completions folder,
+      # by the command's name; without it that folder is never read, so the
+      # script goes into ~/.bashrc instead. (Tests point the list of places
+      # bash-completion installs itself elsewhere.)
+      found=""
+      IFS=: read -r -a candidates <<< "${CLAUDE_BEDROCK_BASH_COMPLETION_FILES:-/usr/share/bash-completion/bash_completion:/etc/bash_completion:/usr/local/share/bash-completion/bash_completion:/opt/homebrew/etc/profile.d/bash_completion.sh:/usr/local/etc/profile.d/bash_completion.sh}"
+      for f in "${candidates[@]}"; do
+        if [ -f "$f" ]; then found=$f; break; fi
+      done
+      if [ -n "$found" ]; then
+        dir=$data/bash-completion/completions
+        mkdir -p "$dir"
+        "$bindir/claude-bedrock" +completion bash > "$dir/claude-bedrock"
+        ln -sf claude-bedrock "$dir/claude"   # bash-completion loads a command's file by its name
+        log "installed $dir/claude-bedrock (and claude) for bash-completion: open a new shell"
+      else
+        rc=$HOME/.bashrc
+        line='command -v claude-bedrock >/dev/null && eval "$(claude-bedrock +completion bash)"'
+        if [ -f "$rc" ] && grep -qF "# claude-bedrock completion" "$rc"; then
+          log "the completion line is already in $rc"
+        else
+          printf '\n%s  # claude-bedrock completion\n' "$line" >> "$rc"
+          log "bash-completion is not installed: added '$line' to $rc instead: open a new shell"
+        fi
+      fi
       ;;
   esac
 fi

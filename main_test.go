@@ -133,6 +133,8 @@ func fakeClaude(mode string) int {
 		return fakeJobControl()
 	case "tee": // run $TEE_TARGET, copying its stdout to $TEE_OUT as well
 		return fakeTee()
+	case "go": // `go build … -o OUT PKG` for install.sh: copy the binary built for PKG (install_test.go)
+		return fakeGoBuild()
 	case "replay": // note the start, draw $FAKE_REPLAY, then keep what is typed in $FAKE_KEYS
 		return fakeReplay()
 	case "hang": // wait to be signalled
