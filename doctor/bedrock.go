@@ -102,7 +102,7 @@ func (a *awsState) model(ctx context.Context, in Input) (c Check) {
 			c.Details = append(c.Details, fmt.Sprintf("cap %s within the ceiling %s", num(capTokens), num(m.MaxOutput)))
 		}
 		if capTokens < models.MinThrottleReservation {
-			c.Details = append(c.Details, fmt.Sprintf("Bedrock counts at least %s against the quota whatever the cap: below that a cap saves no quota, it only cuts answers short",
+			c.Details = append(c.Details, fmt.Sprintf("the old Claude Code documentation stated that Bedrock counts at least %s against the quota whatever the cap: below that a cap may save no quota, it only cuts answers short",
 				num(models.MinThrottleReservation)))
 		}
 		if m.Retired != "" {
