@@ -301,8 +301,9 @@ func Render(r Report) string {
 		}
 	}
 	b.WriteString("\n")
-	if !r.Verified {
+	if !r.Verified && fails == 0 {
 		// Never "0 problems" after a run that confirmed nothing with AWS.
+		// (When a check failed, that failure already says why.)
 		fails++
 		b.WriteString("✗ nothing was verified with AWS (identity, model, quota): this run cannot say that claude will work\n")
 	}
