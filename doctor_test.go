@@ -48,7 +48,7 @@ func TestDoctorThroughTheLauncher(t *testing.T) {
 		t.Error("the secret key was printed")
 	}
 	human, _, code := runLauncher(t, env, t.TempDir(), "", "+doctor", "+light")
-	for _, want := range []string{"✗ identity", "✗ model", "✗ quota", "fix: ", "network", "proxy", "AWS_ENDPOINT_URL=http://127.0.0.1:1", "region us-west-2"} {
+	for _, want := range []string{"✗ identity", "✗ model", "✗ quota", "fix: ", "network", "proxy", "AWS_ENDPOINT_URL=http://127.0.0.1:1", "region us-west-2", "fix: as for identity"} {
 		if !strings.Contains(human, want) {
 			t.Errorf("the report lacks %q:\n%s", want, human)
 		}

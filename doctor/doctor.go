@@ -201,6 +201,16 @@ func Diagnose(ctx context.Context, in Input) Report {
 		}
 	}
 
+	// With no network every AWS check fails alike: say what to look at once.
+	switch {
+	case quotaCheck.Status == Fail && quotaCheck.Fix != "" && quotaCheck.Fix == identity.Fix:
+		quotaCheck.Fix = "as for identity"
+	case quotaCheck.Status == Fail && quotaCheck.Fix != "" && quotaCheck.Fix == model.Fix:
+		quotaCheck.Fix = "as for model"
+	}
+	if model.Status == Fail && model.Fix != "" && model.Fix == identity.Fix {
+		model.Fix = "as for identity"
+	}
 	r := Report{Profile: in.Profile, OK: true,
 		Checks: []Check{claude, profile, settings, a.check, identity, model, quotaCheck, history}}
 	redact(r.Checks, secretValues(in, a))
