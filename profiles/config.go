@@ -148,7 +148,7 @@ func apply(p *Profile, tp tomlProfile, doc *tomlDoc, prefix []string) error {
 	if p.MaxOutputTokens > 0 && p.MinOutputTokens > p.MaxOutputTokens {
 		// A floor above the cap: a relaunch after throttling would propose
 		// a higher cap than the one that was throttled. The default floor
-		// above a small cap is no mistake of the user's, and not one.
+		// above a small cap is not the user's doing: no error for that.
 		switch {
 		case tp.MinOutputTokens != nil:
 			return fmt.Errorf("%s: min_output_tokens: %d is above max_output_tokens %d: lower min_output_tokens, or raise max_output_tokens",
