@@ -31,9 +31,9 @@ var terminalSignals = []os.Signal{syscall.SIGWINCH, syscall.SIGTSTP, syscall.SIG
 // they are all caught before it touches the terminal or starts claude.
 //
 // os/signal enables each signal with a round trip to the runtime's signal
-// thread, about 65 µs a signal on the 2-vCPU test VM (measured), so a
-// launcher that calls this first and then reads its config takes the
-// wait off the launch path. The signals stay caught until the process
+// thread, about 65 µs a signal on a 2 vCPU AMD EPYC 2.25 GHz virtual
+// machine (measured), so a launcher that calls this first and then reads
+// its config takes the wait off the launch path. The signals stay caught until the process
 // exits: stopping costs as much again, and the launcher exits when Run
 // returns.
 func CatchSignals(o Options) *Signals {

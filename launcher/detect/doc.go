@@ -47,9 +47,10 @@
 //
 // Speed, measured with perf stat on the benchmarks (cycles and
 // instructions of N iterations minus one, so setup does not count), on a
-// two-core VM shared with other work: its load moves cycles per byte by
-// half, so these are medians of ten interleaved runs, with instructions
-// per byte, which the load does not change.
+// 2 vCPU AMD EPYC 2.25 GHz virtual machine shared with other work: its
+// load moves cycles per byte by half, so these are medians of ten
+// interleaved runs, with instructions per byte, which the load does not
+// change.
 //
 //   - Bulk text (BenchmarkDetectorBulkText: 8 MiB of Go source in 32 KiB
 //     writes): 1.2–1.4 cycles (2.4 instructions) per byte, about 1.7 GB/s
