@@ -33,9 +33,9 @@ var terminalSignals = []os.Signal{syscall.SIGWINCH, syscall.SIGTSTP, syscall.SIG
 // os/signal enables each signal with a round trip to the runtime's signal
 // thread, about 65 µs a signal on a 2 vCPU AMD EPYC 2.25 GHz virtual
 // machine (measured), so a launcher that calls this first and then reads
-// its config takes the wait off the launch path. The signals stay caught until the process
-// exits: stopping costs as much again, and the launcher exits when Run
-// returns.
+// its config takes the wait off the launch path. The signals stay caught
+// until the process exits: stopping costs as much again, and the launcher
+// exits when Run returns.
 func CatchSignals(o Options) *Signals {
 	sigs := append([]os.Signal(nil), relayed...)
 	if Interactive(o) {
