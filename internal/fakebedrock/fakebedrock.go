@@ -9,6 +9,15 @@
 // the wire, and it can answer the way Bedrock does when it throttles, is
 // unavailable, or when an answer stops at the output-token cap. What it
 // answers can be changed while it runs, so a test can flip it mid-session.
+//
+// It can also stand in for Bedrock where a gateway sits in front of it: it
+// can require SigV4 (checked by package sigv4check, not by the SDK that
+// signs) or a bearer token and refuse as Bedrock does; it can meter a
+// per-minute quota per model the way Bedrock does (a request holds its
+// reservation from its start while it streams, slowly if asked, and settles
+// to what it used in a sliding window), with a teammate using part of it; and
+// its answers carry token counts where Bedrock puts them. The same server
+// answers the runtime (/model/...) and the control plane (/inference-profiles).
 package fakebedrock
 
 import (
@@ -127,20 +136,39 @@ type Behavior struct {
 	// so the interactive CLI starts normally and is refused on its first turn.
 	FailProbes bool
 	// Delay holds every model answer back this long, so a test can see a
-	// request in flight.
+	// request in flight. Under a quota the request holds its reservation
+	// meanwhile, as it does at Bedrock before the first byte.
 	Delay time.Duration
+	// Chunks is how many text deltas a streamed answer is cut into (0: one
+	// per word; never more than the reply has characters).
+	Chunks int
+	// ChunkDelay waits this long before each text delta, so an answer
+	// streams slowly and holds its reservation while it does.
+	ChunkDelay time.Duration
+	// OutputTokens is the output token count an answer reports and settles
+	// with (0: the reply's words + 1, or max_tokens when Fail is MaxTokens).
+	OutputTokens int
 }
 
-// Option changes the initial Behavior of a Server.
-type Option func(*Behavior)
+// config is everything an Option can set before the server starts.
+type config struct {
+	behavior Behavior
+	auth     auth
+	quota    *Quota
+	clock    func() time.Time
+}
+
+// Option changes how a Server starts: its initial Behavior, the
+// authentication it requires, its quota, its clock.
+type Option func(*config)
 
 // WithReply sets the reply text.
-func WithReply(text string) Option { return func(b *Behavior) { b.Reply = text } }
+func WithReply(text string) Option { return func(c *config) { c.behavior.Reply = text } }
 
 // WithFailure refuses turns whose max_tokens is above the given threshold
 // (0: every turn) with f.
 func WithFailure(f Failure, above int) Option {
-	return func(b *Behavior) { b.Fail, b.FailAbove = f, above }
+	return func(c *config) { c.behavior.Fail, c.behavior.FailAbove = f, above }
 }
 
 // WithThrottle refuses turns whose max_tokens is above the threshold with
@@ -149,10 +177,14 @@ func WithFailure(f Failure, above int) Option {
 func WithThrottle(above int) Option { return WithFailure(TooManyTokens, above) }
 
 // WithFailProbes applies the failure to /invoke probes too.
-func WithFailProbes() Option { return func(b *Behavior) { b.FailProbes = true } }
+func WithFailProbes() Option { return func(c *config) { c.behavior.FailProbes = true } }
 
 // WithBehavior replaces the whole initial Behavior.
-func WithBehavior(nb Behavior) Option { return func(b *Behavior) { *b = nb } }
+func WithBehavior(nb Behavior) Option { return func(c *config) { c.behavior = nb } }
+
+// WithClock gives the quota its clock, so a test can step the 60-second
+// window instead of waiting for it. Delays (Delay, ChunkDelay) stay real.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
 
 // Request is one request the fake received.
 type Request struct {
@@ -174,30 +206,61 @@ type Request struct {
 	UserTexts []string
 	// Body is the full decoded JSON body (nil if there was none or it was not JSON).
 	Body map[string]any
+	// Header is the request's headers as received (the Host in Header["Host"]).
+	Header http.Header
+	// Auth is what authenticated the request: "sigv4" or "bearer" when the
+	// fake checked and accepted it, "" when it was not checked or refused.
+	Auth string
+	// Signed is true when the request carried a SigV4 Authorization header,
+	// AccessKeyID the key it named (checked or not).
+	Signed      bool
+	AccessKeyID string
+	// SessionToken is true when an X-Amz-Security-Token was sent.
+	SessionToken bool
+	// Teammate marks requests sent by RunTeammate, not by the client under test.
+	Teammate bool
+	// InputTokens is the input count the answer reported (estimated from the
+	// body, see EstimateInputTokens), OutputTokens the output count; Held is
+	// the reservation the request held under the quota (0 without one).
+	InputTokens, OutputTokens, Held int
+	// Done is true once the answer was sent in full (or the client left).
+	Done bool
 	// Status is the HTTP status the fake answered with.
 	Status int
-	// Answer is what the fake did: "ok", "max_tokens", a Failure name, or "not found".
+	// Answer is what the fake did: "ok", "max_tokens", a Failure name,
+	// "not found", or the error type of an authentication refusal.
 	Answer string
 }
 
 // Server is a running fake Bedrock on 127.0.0.1.
 type Server struct {
-	srv *httptest.Server
+	srv  *httptest.Server
+	auth auth
+	now  func() time.Time
 
 	mu       sync.Mutex
 	behavior Behavior
 	reqs     []Request
 	changed  chan struct{} // closed and replaced whenever a request is recorded
 	msgSeq   int
+	quota    *Quota
+	ledgers  map[string]*ledger // per model ID
+	paused   chan struct{}      // non-nil while streams are paused; closed to resume
 }
 
 // New starts a fake Bedrock listening on 127.0.0.1 and closes it when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{changed: make(chan struct{})}
+	var c config
 	for _, o := range opts {
-		o(&s.behavior)
+		o(&c)
 	}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
+	s := &Server{changed: make(chan struct{}), behavior: c.behavior, auth: c.auth, now: c.clock,
+		quota: c.quota, ledgers: map[string]*ledger{}}
+	s.auth.addTeammate()
 	// Listen explicitly on the IPv4 loopback: httptest's default can be
 	// redirected by its -httptest.serve flag, and tests must never listen
 	// beyond 127.0.0.1.
@@ -269,7 +332,8 @@ func (s *Server) Requests() []Request {
 }
 
 // Turns returns the streaming requests (invoke-with-response-stream) received
-// so far, in order: the conversation turns and their retries.
+// so far from the client under test (not the teammate's), in order: the
+// conversation turns and their retries.
 func (s *Server) Turns() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -279,7 +343,7 @@ func (s *Server) Turns() []Request {
 func streaming(reqs []Request) []Request {
 	var out []Request
 	for _, r := range reqs {
-		if r.Stream {
+		if r.Stream && !r.Teammate {
 			out = append(out, r)
 		}
 	}
@@ -401,7 +465,10 @@ func userTexts(body map[string]any) []string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rec := Request{Time: time.Now(), Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery}
+	rec := Request{Time: time.Now(), Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+		Header: r.Header.Clone(), Teammate: r.Header.Get("User-Agent") == TeammateUserAgent,
+		SessionToken: r.Header.Get("X-Amz-Security-Token") != ""}
+	rec.Header.Set("Host", r.Host)
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		rec.Status, rec.Answer = http.StatusBadRequest, "unreadable body"
@@ -419,12 +486,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			rec.UserTexts = userTexts(body)
 		}
 	}
+	if refusal := s.authenticate(r, raw, &rec); refusal != nil {
+		rec.Status, rec.Answer, rec.Done = refusal.status, strings.TrimSuffix(refusal.errType, authSuffix), true
+		s.record(rec)
+		writeError(w, *refusal, "")
+		return
+	}
 
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/inference-profiles":
 		rec.Op = "inference-profiles"
 		// Harmless: no profiles. Claude Code then uses its built-in IDs.
-		rec.Status, rec.Answer = http.StatusOK, "ok"
+		rec.Status, rec.Answer, rec.Done = http.StatusOK, "ok", true
 		s.record(rec)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"inferenceProfileSummaries":[]}`) // the client may be gone; nothing to do
@@ -433,127 +506,270 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		model, op, ok := parsePath(r.URL.EscapedPath())
 		if ok {
 			rec.Model, rec.Op, rec.Stream = model, op, op == "invoke-with-response-stream"
-			s.answer(w, rec)
+			rec.InputTokens = EstimateInputTokens(raw)
+			s.answer(w, r, rec)
 			return
 		}
 	}
 	rec.Status, rec.Answer = http.StatusNotFound, "not found"
 	s.record(rec)
-	w.Header().Set("x-amzn-ErrorType", "UnknownOperationException"+coralSuffix)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, `{"message":"fakebedrock: unknown path"}`) // best effort
+	writeError(w, errorAnswer{http.StatusNotFound, "UnknownOperationException" + coralSuffix, "fakebedrock: unknown path"}, "")
 }
 
-// record appends rec and wakes every waiter.
-func (s *Server) record(rec Request) {
+// writeError answers as Bedrock refuses: the status, x-amzn-ErrorType and
+// a JSON body {"message": …}.
+func writeError(w http.ResponseWriter, ea errorAnswer, requestID string) {
+	w.Header().Set("x-amzn-ErrorType", ea.errType)
+	if requestID != "" {
+		w.Header().Set("x-amzn-RequestId", requestID)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ea.status)
+	msg, _ := json.Marshal(map[string]string{"message": ea.message}) // a map of strings always marshals
+	_, _ = w.Write(msg)                                              // the client may be gone; nothing to do
+}
+
+// EstimateInputTokens is the input token count the fake reports and meters
+// for a request body: one token per four bytes, at least one. Real counts
+// differ; what matters to a test is that they are known in advance.
+func EstimateInputTokens(body []byte) int {
+	return max(1, (len(body)+3)/4)
+}
+
+// record appends rec and wakes every waiter; it returns rec's index.
+func (s *Server) record(rec Request) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, rec)
+	s.wake()
+	return len(s.reqs) - 1
+}
+
+// finish updates the recorded request i when its answer ends.
+func (s *Server) finish(i int, output int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqs[i].OutputTokens, s.reqs[i].Done = output, true
+	s.wake()
+}
+
+// wake tells every waiter something changed; s.mu is held.
+func (s *Server) wake() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-func (s *Server) answer(w http.ResponseWriter, rec Request) {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec Request) {
 	s.mu.Lock()
 	b := s.behavior
 	s.msgSeq++
 	seq := s.msgSeq
 	s.mu.Unlock()
+	requestID := fmt.Sprintf("fake-%08d", seq)
 
-	if b.Delay > 0 {
-		time.Sleep(b.Delay) // a deliberate slow answer, not synchronization
-	}
 	fail := b.Fail
 	if fail != None && (rec.MaxTokens <= b.FailAbove || (!rec.Stream && !b.FailProbes)) {
 		fail = None
 	}
+	if ea, ok := errorAnswers[fail]; ok {
+		if b.Delay > 0 {
+			time.Sleep(b.Delay) // a deliberate slow answer, not synchronization
+		}
+		rec.Status, rec.Answer, rec.Done = ea.status, fail.String(), true
+		s.record(rec)
+		ea.errType += coralSuffix
+		writeError(w, ea, requestID)
+		return
+	}
+
+	// Bedrock meters from the request's start: admit it or throttle it now.
+	hold, refused := s.admit(seq, rec)
+	if refused != None {
+		ea := errorAnswers[refused]
+		rec.Status, rec.Answer, rec.Done = ea.status, refused.String(), true
+		s.record(rec)
+		ea.errType += coralSuffix
+		writeError(w, ea, requestID)
+		return
+	}
+	rec.Held = hold
+	start := time.Now()
+	if b.Delay > 0 {
+		time.Sleep(b.Delay) // a deliberate slow answer, not synchronization
+	}
+
 	reply := b.Reply
 	if reply == "" {
 		reply = DefaultReply
 	}
-
-	if ea, ok := errorAnswers[fail]; ok {
-		rec.Status, rec.Answer = ea.status, fail.String()
-		s.record(rec)
-		w.Header().Set("x-amzn-ErrorType", ea.errType+coralSuffix)
-		w.Header().Set("x-amzn-RequestId", fmt.Sprintf("fake-%08d", seq))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(ea.status)
-		msg, _ := json.Marshal(map[string]string{"message": ea.message}) // a map of strings always marshals
-		_, _ = w.Write(msg)                                              // the client may be gone; nothing to do
-		return
-	}
-
 	stop := "end_turn"
 	outTokens := len(strings.Fields(reply)) + 1
+	rec.Answer = "ok"
 	if fail == MaxTokens {
-		stop = "max_tokens"
-		outTokens = rec.MaxTokens
-		rec.Answer = "max_tokens"
-	} else {
-		rec.Answer = "ok"
+		stop, outTokens, rec.Answer = "max_tokens", rec.MaxTokens, "max_tokens"
+	}
+	if b.OutputTokens > 0 {
+		outTokens = b.OutputTokens
 	}
 	rec.Status = http.StatusOK
-	s.record(rec)
+	idx := s.record(rec)
+	// Settle whatever happens below: the answer was produced, as at Bedrock.
+	defer func() {
+		s.settle(seq, rec.Model, rec.InputTokens, outTokens)
+		s.finish(idx, outTokens)
+	}()
 
 	id := fmt.Sprintf("msg_bdrk_fake%08d", seq)
-	w.Header().Set("x-amzn-RequestId", fmt.Sprintf("fake-%08d", seq))
+	w.Header().Set("x-amzn-RequestId", requestID)
 	if !rec.Stream {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", fmt.Sprint(rec.InputTokens))
+		w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", fmt.Sprint(outTokens))
+		w.Header().Set("X-Amzn-Bedrock-Invocation-Latency", fmt.Sprint(time.Since(start).Milliseconds()))
 		out, _ := json.Marshal(map[string]any{ // plain maps always marshal
 			"id": id, "type": "message", "role": "assistant", "model": rec.Model,
 			"content":       []any{map[string]any{"type": "text", "text": reply}},
 			"stop_reason":   stop,
 			"stop_sequence": nil,
-			"usage":         map[string]any{"input_tokens": 10, "output_tokens": outTokens},
+			"usage":         usage(rec.InputTokens, outTokens),
 		})
 		_, _ = w.Write(out) // the client may be gone; nothing to do
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 	w.WriteHeader(http.StatusOK)
-	for _, ev := range StreamEvents(id, rec.Model, reply, stop, outTokens) {
-		if err := WriteChunk(w, ev); err != nil {
-			return // the client went away; nothing more to send
-		}
+	flush := func() {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
+	}
+	flush()
+	evs := answerEvents(id, rec.Model, split(reply, b.Chunks), stop, rec.InputTokens, outTokens)
+	firstByte := time.Since(start)
+	for i, ev := range evs {
+		if ev["type"] == "content_block_delta" && b.ChunkDelay > 0 {
+			select {
+			case <-time.After(b.ChunkDelay): // a deliberately slow stream
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if i == len(evs)-1 {
+			ev["amazon-bedrock-invocationMetrics"] = map[string]any{
+				"inputTokenCount": rec.InputTokens, "outputTokenCount": outTokens,
+				"invocationLatency": time.Since(start).Milliseconds(), "firstByteLatency": firstByte.Milliseconds(),
+			}
+		}
+		if err := WriteChunk(w, ev); err != nil {
+			return // the client went away; nothing more to send
+		}
+		flush()
+		if i == 0 && !s.waitResumed(r) {
+			return
+		}
+	}
+}
+
+// usage is an Anthropic usage object as Bedrock's answers carry it.
+func usage(input, output int) map[string]any {
+	return map[string]any{"input_tokens": input, "cache_creation_input_tokens": 0,
+		"cache_read_input_tokens": 0, "output_tokens": output}
+}
+
+// split cuts text into n pieces of about equal length on rune boundaries
+// (n 0: after each space, as words are streamed).
+func split(text string, n int) []string {
+	if n <= 0 {
+		var out []string
+		for _, piece := range strings.SplitAfter(text, " ") {
+			if piece != "" {
+				out = append(out, piece)
+			}
+		}
+		return out
+	}
+	runes := []rune(text)
+	n = max(1, min(n, len(runes)))
+	out := make([]string, n)
+	for i := range n {
+		out[i] = string(runes[i*len(runes)/n : (i+1)*len(runes)/n])
+	}
+	return out
+}
+
+// Pause holds every streamed answer after its message_start until the
+// returned resume is called (once is enough; more is harmless). A test then
+// knows answers are in flight, holding their reservations, without sleeping.
+func (s *Server) Pause() (resume func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused == nil {
+		s.paused = make(chan struct{})
+	}
+	ch := s.paused
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			close(ch)
+			if s.paused == ch {
+				s.paused = nil
+			}
+		})
+	}
+}
+
+// waitResumed waits while streams are paused; false if the client left.
+func (s *Server) waitResumed(r *http.Request) bool {
+	s.mu.Lock()
+	ch := s.paused
+	s.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-r.Context().Done():
+		return false
 	}
 }
 
 // StreamEvents returns the Anthropic streaming events of one text answer, in
 // order: message_start, content_block_start, one content_block_delta per
-// word, content_block_stop, message_delta (with stopReason) and message_stop.
+// word, content_block_stop, message_delta (with stopReason) and message_stop,
+// with 10 input tokens.
 func StreamEvents(id, model, text, stopReason string, outputTokens int) []map[string]any {
+	return answerEvents(id, model, split(text, 0), stopReason, 10, outputTokens)
+}
+
+// answerEvents returns the events of an answer whose text deltas are pieces,
+// with usage in message_start and message_delta and Bedrock's invocation
+// metrics in message_stop, as Bedrock sends them.
+func answerEvents(id, model string, pieces []string, stopReason string, inputTokens, outputTokens int) []map[string]any {
 	evs := []map[string]any{
 		{"type": "message_start", "message": map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": model,
 			"content": []any{}, "stop_reason": nil, "stop_sequence": nil,
-			"usage": map[string]any{"input_tokens": 10, "output_tokens": 1},
+			"usage": usage(inputTokens, 1),
 		}},
 		{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}},
 	}
-	// Split after spaces so the deltas concatenate back to text exactly.
-	for _, piece := range strings.SplitAfter(text, " ") {
-		if piece == "" {
-			continue
-		}
+	for _, piece := range pieces {
 		evs = append(evs, map[string]any{"type": "content_block_delta", "index": 0,
 			"delta": map[string]any{"type": "text_delta", "text": piece}})
 	}
-	evs = append(evs,
+	return append(evs,
 		map[string]any{"type": "content_block_stop", "index": 0},
 		map[string]any{"type": "message_delta",
 			"delta": map[string]any{"stop_reason": stopReason, "stop_sequence": nil},
 			"usage": map[string]any{"output_tokens": outputTokens}},
 		map[string]any{"type": "message_stop", "amazon-bedrock-invocationMetrics": map[string]any{
-			"inputTokenCount": 10, "outputTokenCount": outputTokens,
+			"inputTokenCount": inputTokens, "outputTokenCount": outputTokens,
 			"invocationLatency": 1, "firstByteLatency": 1,
 		}},
 	)
-	return evs
 }
 
 // WriteChunk writes one Anthropic streaming event as a Bedrock event-stream
