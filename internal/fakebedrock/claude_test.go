@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
 	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
 )
@@ -69,5 +71,54 @@ func TestRealClaudeCodeAuthenticates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The quota with the real CLI: while one claude -p holds its reservation
+// (its answer held back by Pause), a second one's turn does not fit, is
+// retried by Claude Code and fails with Bedrock's 429; once resumed, the
+// first answers. This is the failure the governor exists to prevent.
+func TestRealClaudeCodeThrottledByQuota(t *testing.T) {
+	const haiku = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+	// A claude -p turn is about 22,000 input tokens by the fake's estimate and
+	// holds that + 5 x 2,048: one fits under 60,000, two do not.
+	fake := fakebedrock.New(t, fakebedrock.WithQuota(fakebedrock.Quota{TokensPerMinute: 60000, Burndown: 5}), fakebedrock.WithReply("first come"))
+	resume := fake.Pause()
+	defer resume()
+	run := func() (stdout string, code int) {
+		work := t.TempDir()
+		home := claudetest.Home(t, work)
+		env := append(claudetest.Env(home, fake.URL(), "us-west-2"), "ANTHROPIC_MODEL="+haiku, "CLAUDE_CODE_MAX_OUTPUT_TOKENS=2048")
+		stdout, stderr, code := claudetest.Run(t, env, work, 2*time.Minute, "-p", "say hi")
+		return stdout + stderr, code
+	}
+	type result struct {
+		out  string
+		code int
+	}
+	first := make(chan result, 1)
+	go func() {
+		out, code := run()
+		first <- result{out, code}
+	}()
+	fake.WaitTurns(t, 1, time.Minute)
+
+	out, code := run()
+	want := "API Error: Request rejected (429) · Too many tokens, please wait before trying again."
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("second run: exit %d, output %q, want exit 1 and %q", code, out, want)
+	}
+	resume()
+	r := <-first
+	if r.code != 0 || !strings.Contains(r.out, "first come") {
+		t.Errorf("first run: exit %d, output %q", r.code, r.out)
+	}
+	turns := fake.Turns()
+	var got []int
+	for _, tr := range turns {
+		got = append(got, tr.Status)
+	}
+	if diff := cmp.Diff([]int{200, 429, 429, 429}, got); diff != "" {
+		t.Errorf("turn statuses (-want +got):\n%s\n%s", diff, fakebedrock.Summary(turns))
 	}
 }

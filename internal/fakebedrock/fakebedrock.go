@@ -18,6 +18,9 @@
 // to what it used in a sliding window), with a teammate using part of it; and
 // its answers carry token counts where Bedrock puts them. The same server
 // answers the runtime (/model/...) and the control plane (/inference-profiles).
+// Every event is flushed as it is written, and Go's net package sets
+// TCP_NODELAY on every connection, so no delay measured through the fake is
+// a buffer's or Nagle's.
 package fakebedrock
 
 import (
