@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -167,7 +168,12 @@ func TestBearerRequired(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("answers (-want +got):\n%s", diff)
 	}
-	if r := s.Requests()[0]; r.Auth != "bearer" || r.Signed {
+	for _, r := range s.Requests() {
+		if strings.Contains(fmt.Sprint(r), "the-session-token") || strings.Contains(fmt.Sprint(r), "tokeN") {
+			t.Errorf("the token recorded: %v", r.Header)
+		}
+	}
+	if r := s.Requests()[0]; r.Auth != "bearer" || r.Signed || r.Header.Get("Authorization") != "Bearer <redacted>" {
 		t.Errorf("recorded %+v", r)
 	}
 }
@@ -179,8 +185,9 @@ func TestNoAuthRequiredStillRecordsTheKey(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	r := s.Requests()[0]
-	if !r.Signed || r.AccessKeyID != testKey.AccessKeyID || r.Auth != "" || !r.SessionToken {
-		t.Errorf("recorded signed=%v key=%q auth=%q token=%v", r.Signed, r.AccessKeyID, r.Auth, r.SessionToken)
+	if !r.Signed || r.AccessKeyID != testKey.AccessKeyID || r.Auth != "" || !r.SessionToken ||
+		r.Header.Get("X-Amz-Security-Token") != "<redacted>" || !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential="+testKey.AccessKeyID+"/") {
+		t.Errorf("recorded signed=%v key=%q auth=%q token=%v header=%v", r.Signed, r.AccessKeyID, r.Auth, r.SessionToken, r.Header)
 	}
 }
 

@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/claude-bedrock/claude-bedrock/internal/sigv4check"
 )
 
 // Failure names a way Bedrock refuses a request.
@@ -209,7 +211,10 @@ type Request struct {
 	UserTexts []string
 	// Body is the full decoded JSON body (nil if there was none or it was not JSON).
 	Body map[string]any
-	// Header is the request's headers as received (the Host in Header["Host"]).
+	// Header is the request's headers as received (the Host in
+	// Header["Host"]), with secrets replaced by "<redacted>" so a failing
+	// test cannot print them: a bearer token (the scheme is kept) and
+	// X-Amz-Security-Token. A SigV4 Authorization holds no secret and is kept.
 	Header http.Header
 	// Auth is what authenticated the request: "sigv4" or "bearer" when the
 	// fake checked and accepted it, "" when it was not checked or refused.
@@ -472,6 +477,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		Header: r.Header.Clone(), Teammate: r.Header.Get("User-Agent") == TeammateUserAgent,
 		SessionToken: r.Header.Get("X-Amz-Security-Token") != ""}
 	rec.Header.Set("Host", r.Host)
+	redact(rec.Header)
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		rec.Status, rec.Answer = http.StatusBadRequest, "unreadable body"
@@ -517,6 +523,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec.Status, rec.Answer = http.StatusNotFound, "not found"
 	s.record(rec)
 	writeError(w, errorAnswer{http.StatusNotFound, "UnknownOperationException" + coralSuffix, "fakebedrock: unknown path"}, "")
+}
+
+// redact replaces the secrets among h's values.
+func redact(h http.Header) {
+	if a := h.Get("Authorization"); a != "" && !strings.HasPrefix(a, sigv4check.Algorithm+" ") {
+		scheme, _, _ := strings.Cut(a, " ")
+		h.Set("Authorization", scheme+" <redacted>")
+	}
+	if h.Get("X-Amz-Security-Token") != "" {
+		h.Set("X-Amz-Security-Token", "<redacted>")
+	}
 }
 
 // writeError answers as Bedrock refuses: the status, x-amzn-ErrorType and
