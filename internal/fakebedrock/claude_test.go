@@ -1,6 +1,7 @@
 package fakebedrock_test
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -85,33 +86,39 @@ func TestRealClaudeCodeThrottledByQuota(t *testing.T) {
 	fake := fakebedrock.New(t, fakebedrock.WithQuota(fakebedrock.Quota{TokensPerMinute: 60000, Burndown: 5}), fakebedrock.WithReply("first come"))
 	resume := fake.Pause()
 	defer resume()
-	run := func() (stdout string, code int) {
+	env := func() (string, []string) {
 		work := t.TempDir()
 		home := claudetest.Home(t, work)
-		env := append(claudetest.Env(home, fake.URL(), "us-west-2"), "ANTHROPIC_MODEL="+haiku, "CLAUDE_CODE_MAX_OUTPUT_TOKENS=2048")
-		stdout, stderr, code := claudetest.Run(t, env, work, 2*time.Minute, "-p", "say hi")
-		return stdout + stderr, code
+		return work, append(claudetest.Env(home, fake.URL(), "us-west-2"), "ANTHROPIC_MODEL="+haiku, "CLAUDE_CODE_MAX_OUTPUT_TOKENS=2048")
 	}
-	type result struct {
-		out  string
-		code int
+	work, firstEnv := env()
+	first := claudetest.Command(t, firstEnv, work, "-p", "say hi")
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
 	}
-	first := make(chan result, 1)
-	go func() {
-		out, code := run()
-		first <- result{out, code}
-	}()
+	t.Cleanup(func() { _ = first.Process.Kill() }) // a no-op once it has exited
 	fake.WaitTurns(t, 1, time.Minute)
 
-	out, code := run()
+	// Were the first's hold not counted, the second would be admitted and
+	// then held by Pause until this timeout.
+	work, secondEnv := env()
+	stdout, stderr, code := claudetest.Run(t, secondEnv, work, 90*time.Second, "-p", "say hi")
 	want := "API Error: Request rejected (429) · Too many tokens, please wait before trying again."
-	if code != 1 || !strings.Contains(out, want) {
-		t.Errorf("second run: exit %d, output %q, want exit 1 and %q", code, out, want)
+	if code != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("second run: exit %d, stdout %q, stderr %q, want exit 1 and %q", code, stdout, stderr, want)
 	}
 	resume()
-	r := <-first
-	if r.code != 0 || !strings.Contains(r.out, "first come") {
-		t.Errorf("first run: exit %d, output %q", r.code, r.out)
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(firstOut.String(), "first come") {
+			t.Errorf("first run: %v, output %q", err, firstOut.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("first run still running a minute after its answer was resumed: %q", firstOut.String())
 	}
 	turns := fake.Turns()
 	var got []int
