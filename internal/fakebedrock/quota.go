@@ -197,7 +197,8 @@ func (s *Server) QuotaUse(model string) QuotaUse {
 
 // Occupy uses tokens of model's quota as another client of the same account
 // would: held from now until release is called, then counted as used in the
-// window from that moment. release may be called more than once.
+// window from that moment. release may be called more than once. To hold for
+// a while: time.AfterFunc(d, s.Occupy(model, tokens)).
 func (s *Server) Occupy(model string, tokens int) (release func()) {
 	s.mu.Lock()
 	s.msgSeq++
