@@ -189,6 +189,9 @@ func WithBehavior(nb Behavior) Option { return func(c *config) { c.behavior = nb
 
 // WithClock gives the quota its clock, so a test can step the 60-second
 // window instead of waiting for it. Delays (Delay, ChunkDelay) stay real.
+// Under WithSigV4 the same clock judges signature dates (five minutes either
+// way): keep it near real time when a real signer signs, or move it to make
+// a signature stale.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
 
 // Request is one request the fake received.
