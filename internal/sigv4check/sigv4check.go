@@ -60,6 +60,7 @@ type Error struct {
 	Message string
 }
 
+// Error reads "<Code>: <Message>".
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Credential is what a request's signature says about its signer. Verify
