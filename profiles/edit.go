@@ -11,22 +11,29 @@ import (
 )
 
 // SetDefault makes name the default profile in the config file at path,
-// keeping everything else in the file as it was. The write is atomic.
+// keeping everything else in the file as it was. The write is atomic, and
+// locked against other saves: the file is read again under the lock.
 func SetDefault(path, name string, env map[string]string) error {
-	c, err := LoadConfig(path, env)
-	if err != nil {
-		return err
-	}
-	if _, ok := c.Profiles[name]; !ok {
-		return fmt.Errorf("no profile %q; %s", name, c.knownList())
-	}
-	return editConfig(path, env, nil, "default", strconv.Quote(name), func(c *Config) bool { return c.Default == name })
+	return lockConfig(path, func() error {
+		c, err := LoadConfig(path, env)
+		if err != nil {
+			return err
+		}
+		if _, ok := c.Profiles[name]; !ok {
+			return fmt.Errorf("no profile %q; %s", name, c.knownList())
+		}
+		return editConfig(path, env, nil, "default", strconv.Quote(name), func(c *Config) bool { return c.Default == name })
+	})
 }
 
 // SetCap sets max_output_tokens of the named profile in the config file at
 // path, keeping everything else. A built-in profile is first written out in
-// full, so that it keeps its other values.
+// full, so that it keeps its other values. Locked as SetDefault is.
 func SetCap(path, name string, cap int, env map[string]string) error {
+	return lockConfig(path, func() error { return setCap(path, name, cap, env) })
+}
+
+func setCap(path, name string, cap int, env map[string]string) error {
 	c, err := LoadConfig(path, env)
 	if err != nil {
 		return err

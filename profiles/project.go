@@ -125,24 +125,29 @@ func fileExists(path string) bool {
 }
 
 // Allow trusts the project file as it is now, replacing earlier trust in
-// other contents of the same file and any +deny.
+// other contents of the same file and any +deny. Allow and Deny hold the
+// trust store's lock, so that two at once leave one verdict.
 func Allow(trustDir string, p *Project) error {
 	if p.parseErr != nil {
 		return fmt.Errorf("not allowing a file with errors: %w", p.parseErr)
 	}
-	if err := forget(trustDir, p.Path); err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(trustDir, "allow", p.hash), []byte(p.Path+"\n"), 0o600)
+	return lockTrust(trustDir, func() error {
+		if err := forget(trustDir, p.Path); err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(trustDir, "allow", p.hash), []byte(p.Path+"\n"), 0o600)
+	})
 }
 
 // Deny distrusts the project file at its path, whatever its content, until
 // the next Allow.
 func Deny(trustDir string, p *Project) error {
-	if err := forget(trustDir, p.Path); err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(trustDir, "deny", pathHash(p.Path)), []byte(p.Path+"\n"), 0o600)
+	return lockTrust(trustDir, func() error {
+		if err := forget(trustDir, p.Path); err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(trustDir, "deny", pathHash(p.Path)), []byte(p.Path+"\n"), 0o600)
+	})
 }
 
 // forget removes every trust record for path.
