@@ -48,9 +48,10 @@ func setCap(path, name string, cap int, env map[string]string) error {
 	table := []string{"profiles", name}
 	if !c.UserDefined[name] {
 		// A new [profiles.NAME] replaces the built-in whole: write all of it.
-		var b strings.Builder
-		fmt.Fprintf(&b, "\n[profiles.%s]\nmodel = %q\nregion = %q\nmax_output_tokens = %d\n", name, p.Model, p.Region, cap)
-		return writeChecked(path, env, appendText(readOrEmpty(path), b.String()), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
+		data := readOrEmpty(path)
+		nl := lineEnding(data)
+		block := fmt.Sprintf("%s[profiles.%s]%smodel = %q%sregion = %q%smax_output_tokens = %d%s", nl, name, nl, p.Model, nl, p.Region, nl, cap, nl)
+		return writeChecked(path, env, appendText(data, block), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
 	}
 	return editConfig(path, env, table, "max_output_tokens", strconv.Itoa(cap), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
 }
@@ -63,11 +64,21 @@ func readOrEmpty(path string) []byte {
 	return b
 }
 
+// appendText appends s to data, ending data's last line first.
 func appendText(data []byte, s string) []byte {
 	if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
-		data = append(data, '\n')
+		data = append(data, lineEnding(data)...)
 	}
 	return append(data, s...)
+}
+
+// lineEnding is the line ending data uses, as its first line ends: a line
+// an edit adds in a CRLF file ends in CRLF too, or the file would mix both.
+func lineEnding(data []byte) string {
+	if i := bytes.IndexByte(data, '\n'); i > 0 && data[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
 }
 
 // editConfig sets key = value in table (nil: top level) of the TOML file,
@@ -86,7 +97,8 @@ func editConfig(path string, env map[string]string, table []string, key, value s
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	pos := keyLines(data)
-	newLine := key + " = " + value + "\n"
+	nl := lineEnding(data)
+	newLine := key + " = " + value + nl
 	switch {
 	case table == nil:
 		lines = append([]string{newLine}, lines...)
@@ -94,7 +106,7 @@ func editConfig(path string, env map[string]string, table []string, key, value s
 		i := pos[strings.Join(table, ".")] // insert right after the header line
 		lines = append(lines[:i], append([]string{newLine}, lines[i:]...)...)
 	default:
-		return write(appendText(data, fmt.Sprintf("\n[%s]\n%s", strings.Join(table, "."), newLine)))
+		return write(appendText(data, fmt.Sprintf("%s[%s]%s%s", nl, strings.Join(table, "."), nl, newLine)))
 	}
 	return write([]byte(strings.Join(lines, "")))
 }
