@@ -31,6 +31,9 @@ type watcher struct {
 	// capByProject: this project's file sets the cap, and would go on
 	// overriding a cap saved in the profile here, so k is not offered.
 	capByProject bool
+	// keeping is the incident the user pressed k for, until keep knows
+	// whether the cap was saved.
+	keeping *detect.Incident
 }
 
 // newWatch returns the launcher's Watch for claude args: an offer in an
@@ -48,7 +51,7 @@ func (a *app) newWatch(s *profiles.Setup, r *profiles.Resolution, path string, a
 		Offer:    kind == chatSession,
 		Propose:  w.propose,
 		Relaunch: w.relaunch,
-		Keep:     func(pr launcher.Proposal) error { return profiles.SetCap(w.config, w.profile.Name, pr.Cap, a.env) },
+		Keep:     w.keep,
 		Record:   w.record,
 		Report:   w.report,
 	}
@@ -175,11 +178,37 @@ func (w *watcher) relaunch(pr launcher.Proposal, sessionID string) (launcher.Com
 	return launcher.Command{Path: w.path, Args: args, Env: append(w.profile.Environ(w.a.environ), w.extra...)}, nil
 }
 
-// record appends the incident to the incident record.
+// keep saves the proposal's cap in the profile (the user pressed k), and
+// records the incident as what happened: a cap that could not be saved
+// makes the choice a relaunch, with the reason.
+func (w *watcher) keep(pr launcher.Proposal) error {
+	err := profiles.SetCap(w.config, w.profile.Name, pr.Cap, w.a.env)
+	if inc := w.keeping; inc != nil {
+		w.keeping = nil
+		if err != nil {
+			w.append(*inc, "relaunch", err.Error())
+		} else {
+			w.append(*inc, "keep", "")
+		}
+	}
+	return err
+}
+
+// record appends the incident to the incident record. A "keep" is left
+// to keep, which the launcher calls next, to know whether it was one.
 func (w *watcher) record(inc detect.Incident, choice string) {
+	if choice == "keep" {
+		w.keeping = &inc
+		return
+	}
+	w.append(inc, choice, "")
+}
+
+func (w *watcher) append(inc detect.Incident, choice, notKept string) {
 	err := incidents.Append(incidents.Path(w.state), incidents.Record{
 		Time: time.Now().UTC().Truncate(time.Second), Profile: w.profile.Name, Model: w.profile.Model,
 		Region: w.profile.Region, Cap: w.profile.MaxOutputTokens, Kind: inc.Kind.String(), Choice: choice,
+		NotKept: notKept,
 	})
 	if err != nil {
 		w.a.log.Printf("%v", err) // the record is advice for later: never a reason to fail a session

@@ -24,6 +24,9 @@ type Record struct {
 	Cap     int       `json:"cap"`    // the cap in force when it happened
 	Kind    string    `json:"kind"`   // tokens_per_minute, requests_per_minute, tokens_per_day, service_unavailable, cap_too_low
 	Choice  string    `json:"choice"` // relaunch, keep, dismiss, or none (nothing was offered)
+	// NotKept says why k could not save the new cap in the profile; the
+	// choice is then relaunch, which is what happened.
+	NotKept string `json:"not_kept,omitempty"`
 }
 
 // Path is the record's path in the state folder.
