@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 )
@@ -33,19 +32,27 @@ type tomlConfig struct {
 // anywhere is reported before anything runs; env supplies the region of a
 // profile that sets none (AWS_REGION, then AWS_DEFAULT_REGION).
 func LoadConfig(path string, env map[string]string) (*Config, error) {
-	c := &Config{Path: path, Profiles: Builtins(), UserDefined: map[string]bool{}}
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path, "config file", "is it your config? Keep it below that, or point CLAUDE_BEDROCK_CONFIG at the right file")
 	if errors.Is(err, fs.ErrNotExist) {
 		// A link into dotfiles that moved is not the same as no config.
 		if _, err := resolveLink(path); err != nil {
 			return nil, err
 		}
-		return c, nil
+		return &Config{Path: path, Profiles: Builtins(), UserDefined: map[string]bool{}}, nil
+	}
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	c.Exists = true
+	return parseConfig(path, data, env)
+}
+
+// parseConfig reads the config in data, which came from path.
+func parseConfig(path string, data []byte, env map[string]string) (*Config, error) {
+	c := &Config{Path: path, Exists: true, Profiles: Builtins(), UserDefined: map[string]bool{}}
 	var tc tomlConfig
 	doc, err := decodeStrict(path, data, &tc)
 	if err != nil {

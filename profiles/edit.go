@@ -137,19 +137,10 @@ func replaceValue(data []byte, full, value string) ([]byte, bool) {
 // writeChecked writes data to path atomically if it parses as a valid config
 // on which ok holds; otherwise it leaves the file alone and says so.
 func writeChecked(path string, env map[string]string, data []byte, ok func(*Config) bool) error {
-	tmp, err := os.CreateTemp("", "claude-bedrock-config-*.toml")
-	if err != nil {
-		return err
+	if len(data) > MaxFileSize {
+		return &tooLargeError{path, "config file", "the change was not made"}
 	}
-	defer os.Remove(tmp.Name()) // best effort: a stray temp file harms nothing
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return werr
-	}
-	c, err := LoadConfig(tmp.Name(), env)
+	c, err := parseConfig(path, data, env)
 	if err != nil || !ok(c) {
 		return fmt.Errorf("could not edit %s automatically (its layout is unusual): make the change by hand", path)
 	}

@@ -33,9 +33,11 @@ func (t Trust) String() string {
 // Project is a project file found above the working directory.
 type Project struct {
 	Path     string // absolute path of the file
-	Profile  string // the profile it names
+	Profile  string // the profile it names, once parsed (see Err)
 	Trust    Trust
 	hash     string // identity of path and content, for the trust store
+	data     []byte // the content, parsed only once it is trusted or checked
+	parsed   bool
 	over     tomlProfile
 	doc      *tomlDoc
 	parseErr error
@@ -48,8 +50,9 @@ type tomlProject struct {
 
 // FindProject looks for ProjectFileName in cwd and each parent up to the root,
 // taking regular files only, and reads the nearest. It returns nil when there
-// is none. A file that cannot be parsed is returned with its error kept, so
-// that it stays ignored until it is trusted, and is reported when it is.
+// is none. Its trust is known before it is parsed: a file nobody trusted
+// is never parsed (Err parses it, for +allow), and one larger than
+// MaxFileSize is never read whole; its Err says so.
 func FindProject(cwd string, trustDir string) (*Project, error) {
 	dir, err := filepath.Abs(cwd)
 	if err != nil {
@@ -69,27 +72,54 @@ func FindProject(cwd string, trustDir string) (*Project, error) {
 }
 
 func readProject(path, trustDir string) (*Project, error) {
-	data, err := os.ReadFile(path)
+	p := &Project{Path: path}
+	data, err := readLimited(path, "project file", "it is ignored; run 'claude-bedrock +deny' here to stop this notice")
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		p.parsed, p.parseErr = true, err
+		p.Trust = NotTrusted // its content is unknown, so no +allow can cover it
+		if fileExists(filepath.Join(trustDir, "deny", pathHash(path))) {
+			p.Trust = Denied
+		}
+		return p, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	sum := sha256.Sum256([]byte(path + "\n" + string(data)))
-	p := &Project{Path: path, hash: hex.EncodeToString(sum[:])}
+	h := sha256.New()
+	h.Write([]byte(path + "\n"))
+	h.Write(data)
+	p.hash, p.data = hex.EncodeToString(h.Sum(nil)), data
+	p.Trust = trustOf(trustDir, p)
+	if p.Trust == Trusted {
+		p.parse()
+	}
+	return p, nil
+}
+
+// parse decodes the file's content, once.
+func (p *Project) parse() {
+	if p.parsed {
+		return
+	}
+	p.parsed = true
 	var tp tomlProject
-	p.doc, p.parseErr = decodeStrict(path, data, &tp)
+	p.doc, p.parseErr = decodeStrict(p.Path, p.data, &tp)
 	if p.parseErr == nil {
 		if tp.Profile == nil || *tp.Profile == "" {
-			p.parseErr = fmt.Errorf("%s: no profile: add profile = \"NAME\" (one of your profiles)", path)
+			p.parseErr = fmt.Errorf("%s: no profile: add profile = \"NAME\" (one of your profiles)", p.Path)
 		} else {
 			p.Profile, p.over = *tp.Profile, tp.tomlProfile
 		}
 	}
-	p.Trust = trustOf(trustDir, p)
-	return p, nil
 }
 
-// Err returns why the project file cannot be used, or nil.
-func (p *Project) Err() error { return p.parseErr }
+// Err returns why the project file cannot be used, or nil. It parses a
+// file that was not parsed yet (one not trusted).
+func (p *Project) Err() error {
+	p.parse()
+	return p.parseErr
+}
 
 // trust store layout (direnv's model): allow/<sha256 of path and content>
 // holds the path; deny/<sha256 of path> holds the path. Editing the file
@@ -128,8 +158,8 @@ func fileExists(path string) bool {
 // other contents of the same file and any +deny. Allow and Deny hold the
 // trust store's lock, so that two at once leave one verdict.
 func Allow(trustDir string, p *Project) error {
-	if p.parseErr != nil {
-		return fmt.Errorf("not allowing a file with errors: %w", p.parseErr)
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("not allowing a file with errors: %w", err)
 	}
 	return lockTrust(trustDir, func() error {
 		if err := forget(trustDir, p.Path); err != nil {
@@ -177,6 +207,10 @@ func forget(trustDir, path string) error {
 // Notice is the one line to print when a project file is present but does
 // not take effect, or "" when there is nothing to say.
 func (p *Project) Notice() string {
+	var tooLarge *tooLargeError
+	if p.Trust != Denied && errors.As(p.parseErr, &tooLarge) {
+		return p.parseErr.Error()
+	}
 	switch p.Trust {
 	case NotTrusted:
 		return fmt.Sprintf("%s is not trusted yet: run 'claude-bedrock +allow' to use it", p.Path)

@@ -49,8 +49,8 @@ func (s *Setup) Resolve(flag string) (*Resolution, error) {
 		}
 		if proj.Trust != Trusted {
 			proj = nil
-		} else if proj.parseErr != nil {
-			return nil, proj.parseErr
+		} else if err := proj.Err(); err != nil {
+			return nil, err
 		}
 	}
 
