@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/claude-bedrock/claude-bedrock/profiles"
@@ -11,64 +14,73 @@ import (
 
 // withSettings returns the arguments for claude: the user's, in order, with
 // the profile's values passed in --settings, which beats the env blocks of
-// Claude's own settings files. A --settings the user gave is merged with the
-// profile's (the user's own keys win, as a --model they type does) and takes
-// its place, so claude sees one.
+// Claude's own settings files. Claude Code keeps only the last --settings it
+// is given, so every --settings the user gave (--settings X and
+// --settings=X, files and inline JSON) is merged, in order, over the
+// profile's (the user's own keys win, as a --model they type does), and
+// the merge takes the place of the first: claude sees one.
 //
-// When the user's --settings named a file, the merged settings go to a new
-// private file that save writes (returning its path), never onto claude's
-// command line: what the file held, tokens included, would be there for
-// any local user to read with ps.
+// When a --settings of the user's named a file, the merged settings go to a
+// new private file that save writes (returning its path), never onto
+// claude's command line: what the file held, tokens included, would be
+// there for any local user to read with ps.
 func withSettings(p profiles.Profile, args []string, save func(json string) (string, error)) ([]string, error) {
 	ours := p.Settings()
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		if arg == "--" {
-			break // the rest is claude's positional text
-		}
-		var val string
-		switch {
-		case arg == "--settings" && i+1 < len(args):
-			val = args[i+1]
-		case strings.HasPrefix(arg, "--settings="):
-			val = strings.TrimPrefix(arg, "--settings=")
-		default:
+	var out, users []string
+	at := -1 // where the merged --settings goes in out
+	for _, a := range parseClaudeArgs(args) {
+		if a.name == "--settings" && len(a.values) == 1 {
+			if at < 0 {
+				at = len(out) + 1
+				out = append(out, "--settings", "")
+			}
+			users = append(users, a.values[0])
 			continue
 		}
-		merged, fromFile, err := mergeSettings(ours, val)
-		if err != nil {
-			return nil, err
-		}
-		if fromFile {
-			if merged, err = save(merged); err != nil {
-				return nil, fmt.Errorf("--settings %s: %w", val, err)
-			}
-		}
-		out := append([]string{}, args[:i]...)
-		out = append(out, "--settings", merged)
-		if arg == "--settings" {
-			i++
-		}
-		return append(out, args[i+1:]...), nil
+		out = append(out, a.words...)
 	}
-	return append([]string{"--settings", ours}, args...), nil
+	if at < 0 {
+		return append([]string{"--settings", ours}, args...), nil
+	}
+	merged, fromFile, err := mergeSettings(ours, users)
+	if err != nil {
+		return nil, err
+	}
+	if fromFile {
+		if merged, err = save(merged); err != nil {
+			return nil, fmt.Errorf("--settings: %w", err)
+		}
+	}
+	out[at] = merged
+	return out, nil
 }
 
-// mergeSettings overlays the user's --settings value (a JSON object or the
-// path of a file holding one) on the profile's settings JSON. fromFile
-// says the user's value was a file.
-func mergeSettings(ours, user string) (merged string, fromFile bool, err error) {
-	text := user
-	if !strings.HasPrefix(strings.TrimSpace(user), "{") {
-		b, err := os.ReadFile(user)
-		if err != nil {
-			return "", false, fmt.Errorf("--settings: %w", err)
+// mergeSettings overlays the user's --settings values (JSON objects or the
+// paths of files holding one), in order, on the profile's settings JSON.
+// A later value wins a key; objects are merged key by key and lists
+// joined, so that two files' permissions both apply. fromFile says a value
+// was a file.
+func mergeSettings(ours string, users []string) (merged string, fromFile bool, err error) {
+	u := map[string]any{}
+	for _, user := range users {
+		text := user
+		if !strings.HasPrefix(strings.TrimSpace(user), "{") {
+			b, err := os.ReadFile(user)
+			if err != nil {
+				return "", false, fmt.Errorf("--settings: %w", err)
+			}
+			text, fromFile = string(b), true
 		}
-		text, fromFile = string(b), true
-	}
-	var u map[string]any
-	if err := json.Unmarshal([]byte(text), &u); err != nil {
-		return "", false, fmt.Errorf("--settings %s: not a JSON object: %w", user, err)
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.UseNumber() // a number passes as written
+		if err := dec.Decode(&m); err != nil || m == nil {
+			if err == nil {
+				err = errors.New("null")
+			}
+			return "", false, fmt.Errorf("--settings %s: not a JSON object: %w", user, err)
+		}
+		mergeJSON(u, m)
 	}
 	var o map[string]any
 	if err := json.Unmarshal([]byte(ours), &o); err != nil {
@@ -86,6 +98,31 @@ func mergeSettings(ours, user string) (merged string, fromFile bool, err error) 
 		return "", false, err
 	}
 	return string(b), fromFile, nil
+}
+
+// mergeJSON merges src into dst: objects key by key, lists joined (without
+// repeating an item), anything else replaced.
+func mergeJSON(dst, src map[string]any) {
+	for k, v := range src {
+		switch sv := v.(type) {
+		case map[string]any:
+			if dv, ok := dst[k].(map[string]any); ok {
+				mergeJSON(dv, sv)
+				continue
+			}
+		case []any:
+			if dv, ok := dst[k].([]any); ok {
+				for _, item := range sv {
+					if !slices.ContainsFunc(dv, func(x any) bool { return reflect.DeepEqual(x, item) }) {
+						dv = append(dv, item)
+					}
+				}
+				dst[k] = dv
+				continue
+			}
+		}
+		dst[k] = v
+	}
 }
 
 // privateSettings writes merged settings to a new file only the user can
