@@ -176,6 +176,7 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 			return 0, err
 		}
 	}
+	a.removeStaleSettings()
 	defer a.removeTemps()
 	claudeArgs, err := withSettings(r.Profile, args, a.privateSettings)
 	if err != nil {

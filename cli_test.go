@@ -126,8 +126,8 @@ func TestUserSettingsAreMerged(t *testing.T) {
 				if strings.Contains(strings.Join(r.Args, " "), "secret-in-a-file") {
 					t.Errorf("the settings file's content is on claude's command line: %q", r.Args)
 				}
-				if filepath.Dir(text) != runtimeDir || r.SettingsMode != 0o600 {
-					t.Errorf("settings file %s, mode %v: want a 0600 file in $XDG_RUNTIME_DIR", text, r.SettingsMode)
+				if filepath.Dir(text) != filepath.Join(runtimeDir, "claude-bedrock") || r.SettingsMode != 0o600 {
+					t.Errorf("settings file %s, mode %v: want a 0600 file in $XDG_RUNTIME_DIR/claude-bedrock", text, r.SettingsMode)
 				}
 				if _, err := os.Stat(text); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("settings file %s still there after the launcher exited: %v", text, err)

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
@@ -126,18 +130,26 @@ func mergeJSON(dst, src map[string]any) {
 }
 
 // privateSettings writes merged settings to a new file only the user can
-// read, in $XDG_RUNTIME_DIR when it can hold one, else in the temp folder,
-// and returns its path. The launch removes it after claude has ended
-// (a.removeTemps).
+// read and returns its path. The file goes to a private folder of the
+// launcher's in $XDG_RUNTIME_DIR (in memory, the user's alone, emptied at
+// logout) when there is one, else in the temp folder, else to the temp
+// folder itself. The launch removes it after claude has ended
+// (a.removeTemps); the launcher's pid in its name lets the next launch
+// remove it when this launcher was killed first (removeStaleSettings).
 func (a *app) privateSettings(text string) (string, error) {
-	var dirs []string
-	if d := a.env["XDG_RUNTIME_DIR"]; d != "" {
-		dirs = append(dirs, d) // may be stale: another user's, after su, or gone
-	}
+	name := fmt.Sprintf("settings-%d-*.json", os.Getpid())
 	var err error
-	for _, dir := range append(dirs, os.TempDir()) {
+	for _, dir := range append(settingsDirs(a.env), "") {
+		pattern := name
+		if dir == "" {
+			dir, pattern = os.TempDir(), "claude-bedrock-"+name // as a last resort
+			removeStale(dir, "claude-bedrock-settings-")
+		} else if err = privateDir(dir); err != nil {
+			a.log.Printf("not keeping settings in %s: %v", dir, err)
+			continue
+		}
 		var f *os.File
-		if f, err = os.CreateTemp(dir, "claude-bedrock-settings-*.json"); err != nil { // mode 0600
+		if f, err = os.CreateTemp(dir, pattern); err != nil { // mode 0600
 			continue
 		}
 		a.temps = append(a.temps, f.Name())
@@ -148,6 +160,68 @@ func (a *app) privateSettings(text string) (string, error) {
 		return f.Name(), err
 	}
 	return "", err
+}
+
+// settingsDirs are the private folders a settings file may go to, best
+// first: in $XDG_RUNTIME_DIR (which may be stale: another user's after su,
+// or gone), then in the temp folder, named for the user.
+func settingsDirs(env map[string]string) []string {
+	var dirs []string
+	if d := env["XDG_RUNTIME_DIR"]; filepath.IsAbs(d) {
+		dirs = append(dirs, filepath.Join(d, "claude-bedrock"))
+	}
+	return append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("claude-bedrock-%d", os.Getuid())))
+}
+
+// privateDir makes dir a folder only the user can open, or says why it
+// cannot be one: in a shared temp folder, another user may have made it
+// first, or put a link there.
+func privateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return errors.New("not a folder")
+	case !ok || int(st.Uid) != os.Getuid():
+		return errors.New("not the user's own")
+	case fi.Mode().Perm() != 0o700:
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}
+
+// removeStaleSettings removes the settings files of launchers that are
+// gone: killed (kill -9, a crash, a closed terminal) before they could
+// remove their own. Each is a look at a folder that usually does not exist.
+func (a *app) removeStaleSettings() {
+	for _, dir := range settingsDirs(a.env) {
+		removeStale(dir, "settings-")
+	}
+}
+
+// removeStale removes the files in dir named prefix+"<pid>-…" whose
+// process no longer exists.
+func removeStale(dir, prefix string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // no folder, nothing left
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.Remove(filepath.Join(dir, e.Name())) // best effort: tried again next time
+		}
+	}
 }
 
 // removeTemps removes the files the launch wrote for claude.

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -89,5 +96,62 @@ func TestRealClaudeTwoSettingsKeepTheProfilesCap(t *testing.T) {
 				t.Errorf("%q: max_tokens %d on the wire, want the profile's 4096", args, turn.MaxTokens)
 			}
 		}
+	}
+}
+
+// The merged settings file holds what the user's --settings file held,
+// secrets included. It lives in $XDG_RUNTIME_DIR (private, in memory,
+// emptied at logout), and when a launcher is killed before it can remove
+// it, the next launch does.
+func TestSettingsFileOfAKilledLauncherIsRemoved(t *testing.T) {
+	runtimeDir := t.TempDir()
+	env := testEnv(t, "hang", "XDG_RUNTIME_DIR="+runtimeDir)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.json")
+	writeFile(t, file, `{"env":{"AWS_SECRET_ACCESS_KEY":"secret-in-a-file"}}`)
+
+	cmd := exec.Command(launcherBin, "--settings", file, "-p", "x")
+	cmd.Env, cmd.Dir = env, dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to kill the fake claude too
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // best effort: the test may have failed first
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "hanging\n" {
+		t.Fatalf("the fake claude said %q, %v", line, err)
+	}
+	private := filepath.Join(runtimeDir, "claude-bedrock")
+	left, _ := filepath.Glob(filepath.Join(private, "settings-*.json"))
+	if len(left) != 1 {
+		t.Fatalf("settings files in %s while claude runs: %q; want one", private, left)
+	}
+	if fi, err := os.Stat(private); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: %v, %v; want a folder only the user can open", private, fi.Mode(), err)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // killed, as meant
+	if _, err := os.Stat(left[0]); err != nil {
+		t.Fatalf("after kill -9 the settings file is gone already (%v): the test shows nothing", err)
+	}
+	// A file of a launcher still running stays.
+	live := filepath.Join(private, fmt.Sprintf("settings-%d-1.json", os.Getpid()))
+	writeFile(t, live, "{}")
+
+	// Any next launch, with or without --settings, removes what is left.
+	report := testEnv(t, "report", "XDG_RUNTIME_DIR="+runtimeDir)
+	if _, stderr, code := runLauncher(t, report, dir, "", "-p", "x"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(left[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the killed launcher's settings file %s is still there after the next launch (%v)", left[0], err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a running launcher's settings file was removed: %v", err)
 	}
 }
