@@ -146,6 +146,13 @@ func TestOversizedProjectFileIsRefusedUnread(t *testing.T) {
 	if err := profiles.Allow(s.Paths.TrustDir, s.Project); err == nil {
 		t.Fatal("an oversized project file was allowed")
 	}
+	// +deny, which the notice suggests, needs no content: it silences it.
+	if err := profiles.Deny(s.Paths.TrustDir, s.Project); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := w.load().Resolve(""); err != nil || len(r.Notices) != 0 {
+		t.Fatalf("after +deny: %v, notices %q", err, r.Notices)
+	}
 
 	// A far bigger one (sparse: it costs no disk) costs no more memory.
 	if err := os.Truncate(path, 1<<30); err != nil {

@@ -18,6 +18,7 @@ type Config struct {
 	Profiles       map[string]Profile
 	UserDefined    map[string]bool // which profiles the file defines (a same-named built-in is replaced)
 	doc            *tomlDoc
+	text           []byte // the file as read, for an edit (nil: no file)
 }
 
 type tomlConfig struct {
@@ -52,7 +53,7 @@ func LoadConfig(path string, env map[string]string) (*Config, error) {
 
 // parseConfig reads the config in data, which came from path.
 func parseConfig(path string, data []byte, env map[string]string) (*Config, error) {
-	c := &Config{Path: path, Exists: true, Profiles: Builtins(), UserDefined: map[string]bool{}}
+	c := &Config{Path: path, Exists: true, Profiles: Builtins(), UserDefined: map[string]bool{}, text: data}
 	var tc tomlConfig
 	doc, err := decodeStrict(path, data, &tc)
 	if err != nil {

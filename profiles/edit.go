@@ -3,7 +3,6 @@ package profiles
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -22,7 +21,7 @@ func SetDefault(path, name string, env map[string]string) error {
 		if _, ok := c.Profiles[name]; !ok {
 			return fmt.Errorf("no profile %q; %s", name, c.knownList())
 		}
-		return editConfig(path, env, nil, "default", strconv.Quote(name), func(c *Config) bool { return c.Default == name })
+		return editConfig(c, env, nil, "default", strconv.Quote(name), func(c *Config) bool { return c.Default == name })
 	})
 }
 
@@ -48,20 +47,12 @@ func setCap(path, name string, cap int, env map[string]string) error {
 	table := []string{"profiles", name}
 	if !c.UserDefined[name] {
 		// A new [profiles.NAME] replaces the built-in whole: write all of it.
-		data := readOrEmpty(path)
+		data := c.text
 		nl := lineEnding(data)
 		block := fmt.Sprintf("%s[profiles.%s]%smodel = %q%sregion = %q%smax_output_tokens = %d%s", nl, name, nl, p.Model, nl, p.Region, nl, cap, nl)
 		return writeChecked(path, env, appendText(data, block), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
 	}
-	return editConfig(path, env, table, "max_output_tokens", strconv.Itoa(cap), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
-}
-
-func readOrEmpty(path string) []byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil // a missing file is edited as empty; LoadConfig reported other errors already
-	}
-	return b
+	return editConfig(c, env, table, "max_output_tokens", strconv.Itoa(cap), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
 }
 
 // appendText appends s to data, ending data's last line first.
@@ -81,13 +72,14 @@ func lineEnding(data []byte) string {
 	return "\n"
 }
 
-// editConfig sets key = value in table (nil: top level) of the TOML file,
-// editing the text so that comments and layout stay, then checks the result
-// reads back as wanted before it replaces the file.
-func editConfig(path string, env map[string]string, table []string, key, value string, ok func(*Config) bool) error {
+// editConfig sets key = value in table (nil: top level) of the config c,
+// editing the text it was read from so that comments and layout stay, then
+// checks the result reads back as wanted before it replaces the file.
+func editConfig(c *Config, env map[string]string, table []string, key, value string, ok func(*Config) bool) error {
+	path := c.Path
 	// A byte-order mark stays where it is, at the very start: the edit
 	// works on the text after it.
-	bom, data := cutBOM(readOrEmpty(path))
+	bom, data := cutBOM(c.text)
 	write := func(edited []byte) error {
 		return writeChecked(path, env, append(append([]byte{}, bom...), edited...), ok)
 	}
