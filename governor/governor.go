@@ -20,23 +20,23 @@ import (
 // region, base model and kind of inference profile.
 type Bucket struct {
 	// Region is the AWS region the request goes to, e.g. "us-west-2".
-	Region string
+	Region string `json:"region"`
 	// Model is the base model ID without its geography prefix, e.g.
 	// "anthropic.claude-sonnet-4-5-20250929-v1:0".
-	Model string
+	Model string `json:"model"`
 	// Kind is the kind of inference profile as quota.Kind names it:
 	// in-region, cross-region (us., eu., apac., …) or global.
-	Kind string
+	Kind string `json:"kind"`
 }
 
 // Limits are a bucket's quotas. Zero means unknown (or, for requests per
 // minute, none: some models have no such quota).
 type Limits struct {
-	TokensPerMinute   int
-	RequestsPerMinute int
+	TokensPerMinute   int `json:"tokens_per_minute,omitempty"`
+	RequestsPerMinute int `json:"requests_per_minute,omitempty"`
 	// Source says where the limits came from: "service quotas", "profile"
 	// or "" when unknown.
-	Source string
+	Source string `json:"source,omitempty"`
 }
 
 // Request is what the gateway knows of a request before it goes upstream.
