@@ -26,7 +26,7 @@ const Retries = 2
 const (
 	cutNum, cutDen = 7, 10
 	raiseDen       = 10
-	// forgetAfter is how many quiet minutes make the model forget a limit
+	// forgetAfter is how many minutes after its last cut the model forgets a limit
 	// it learned where no quota is known: without a quota to climb back to,
 	// it would otherwise grow without end.
 	forgetAfter = 60
@@ -252,7 +252,7 @@ func (m *Model) refresh(b *bucket, now time.Time) {
 	switch {
 	case minutes <= 0:
 		return
-	case q == 0 && minutes >= forgetAfter:
+	case q == 0 && now.Sub(b.cut) >= forgetAfter*Window:
 		b.learned = 0
 		return
 	case q > 0:
@@ -382,13 +382,13 @@ func (m *Model) decide(e *entry, l load, now time.Time) (Why, bool) {
 
 func (m *Model) admit(e *entry, now time.Time, why Why, l load) Admitted {
 	b := e.b
-	e.admitted, e.at, e.why = true, now, why
-	e.alone = l.inflight == 0
 	for _, o := range m.entries {
 		if o.admitted && o.b == b {
 			o.alone = false
 		}
 	}
+	e.admitted, e.at, e.why = true, now, why
+	e.alone = l.inflight == 0
 	b.held += e.hold
 	b.inflight++
 	b.starts = append(b.starts, now)
