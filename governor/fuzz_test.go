@@ -102,7 +102,7 @@ func FuzzModel(f *testing.F) {
 						inflight[b] = bs.InFlight
 						for _, s := range bs.Window {
 							if s.At > latest.Add(-governor.Window).UnixMilli() {
-								load[b] += s.Tokens
+								load[b] += s.N
 							}
 						}
 					}

@@ -122,8 +122,8 @@ type bucket struct {
 	held         int // tokens held by admitted requests still in flight
 	inflight     int
 	queue        []*entry
-	window       []Spend     // settled in the last Window, oldest first
-	starts       []time.Time // admissions in the last Window, for RPM
+	window       []Tally // tokens settled in the last Window, oldest first
+	starts       []Tally // requests admitted in the last Window, for RPM
 	day          string
 	absorbed     int
 	passed       int
@@ -230,17 +230,9 @@ func (m *Model) Enqueue(now time.Time, r Request) Ticket {
 // and the starts pruned, the learned limit raised for each quiet minute.
 func (m *Model) refresh(b *bucket, now time.Time) {
 	b.limits = m.limits(b.key)
-	cutoff := now.Add(-Window)
-	i := 0
-	for i < len(b.window) && !time.UnixMilli(b.window[i].At).After(cutoff) {
-		i++
-	}
-	b.window = b.window[i:]
-	i = 0
-	for i < len(b.starts) && !b.starts[i].After(cutoff) {
-		i++
-	}
-	b.starts = b.starts[i:]
+	cutoff := now.Add(-Window).UnixMilli()
+	b.window = prune(b.window, cutoff)
+	b.starts = prune(b.starts, cutoff)
 	if d := day(now); d != b.day {
 		b.day, b.absorbed, b.passed = d, 0, 0
 	}
@@ -280,14 +272,6 @@ func (b *bucket) limit() int {
 	return q
 }
 
-func (b *bucket) used() int {
-	n := 0
-	for _, s := range b.window {
-		n += s.Tokens
-	}
-	return n
-}
-
 // load is what the bucket carries at one moment, this session's and the
 // others' together.
 type load struct {
@@ -299,8 +283,8 @@ type load struct {
 // adds the holds of other sessions' queue heads waiting since before since
 // (they go first: no session overtakes another's older request).
 func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time) load {
-	l := load{held: b.held, inflight: b.inflight, used: b.used(), starts: len(b.starts), limit: b.limit()}
 	cutoff := now.Add(-Window).UnixMilli()
+	l := load{held: b.held, inflight: b.inflight, used: sumSince(b.window, cutoff), starts: sumSince(b.starts, cutoff), limit: b.limit()}
 	for _, st := range others {
 		for i := range st.Buckets {
 			o := &st.Buckets[i]
@@ -309,12 +293,8 @@ func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time
 			}
 			l.held += o.Held
 			l.inflight += o.InFlight
-			l.used += o.usedSince(cutoff)
-			for _, s := range o.Starts {
-				if s > cutoff {
-					l.starts++
-				}
-			}
+			l.used += sumSince(o.Window, cutoff)
+			l.starts += sumSince(o.Starts, cutoff)
 			if o.Learned > 0 && (l.limit == 0 || o.Learned < l.limit) {
 				l.limit = o.Learned
 			}
@@ -391,7 +371,7 @@ func (m *Model) admit(e *entry, now time.Time, why Why, l load) Admitted {
 	e.alone = l.inflight == 0
 	b.held += e.hold
 	b.inflight++
-	b.starts = append(b.starts, now)
+	b.starts = tally(b.starts, now.UnixMilli(), 1)
 	return Admitted{Ticket: e.t, Why: why, Hold: e.hold, Load: l.held + l.used, Limit: l.limit}
 }
 
@@ -496,7 +476,7 @@ func (m *Model) Done(now time.Time, t Ticket, u Usage, status int, others []Stat
 	b := e.b
 	m.refresh(b, now)
 	if n := Settled(u, e.req.Burndown); n > 0 {
-		b.window = append(b.window, Spend{At: now.UnixMilli(), Tokens: n})
+		b.window = tally(b.window, now.UnixMilli(), n)
 	}
 }
 
@@ -533,7 +513,7 @@ func (m *Model) Wake(now time.Time, others []State) (t time.Time, ok bool) {
 			earliest(time.UnixMilli(b.window[0].At).Add(Window))
 		}
 		if len(b.starts) > 0 && b.limits.RequestsPerMinute > 0 {
-			earliest(b.starts[0].Add(Window))
+			earliest(time.UnixMilli(b.starts[0].At).Add(Window))
 		}
 		if b.learned > 0 {
 			earliest(b.changed.Add(Window))

@@ -447,9 +447,9 @@ func TestSharedBudget(t *testing.T) {
 	}{
 		{"alone on the machine it fits", 10000, nil, []governor.Why{governor.Fit}},
 		{"another session's hold counts", 10000, other(governor.BucketState{Held: 10000, InFlight: 1}), nil},
-		{"another session's last minute counts", 10000, other(governor.BucketState{Window: []governor.Spend{{At: at(-30).UnixMilli(), Tokens: 10000}}}), nil},
-		{"usage older than a minute does not", 10000, other(governor.BucketState{Window: []governor.Spend{{At: at(-60).UnixMilli(), Tokens: 10000}}}), []governor.Why{governor.Fit}},
-		{"another session's learned limit counts", 10000, other(governor.BucketState{Learned: 16000, Window: []governor.Spend{{At: at(-30).UnixMilli(), Tokens: 5000}}}), nil},
+		{"another session's last minute counts", 10000, other(governor.BucketState{Window: []governor.Tally{{At: at(-30).UnixMilli(), N: 10000}}}), nil},
+		{"usage older than a minute does not", 10000, other(governor.BucketState{Window: []governor.Tally{{At: at(-60).UnixMilli(), N: 10000}}}), []governor.Why{governor.Fit}},
+		{"another session's learned limit counts", 10000, other(governor.BucketState{Learned: 16000, Window: []governor.Tally{{At: at(-30).UnixMilli(), N: 5000}}}), nil},
 		{"an older waiting head of another session goes first", 10000, other(governor.BucketState{Waiting: 1, HeadHold: 10000, HeadSince: at(-1).UnixMilli()}), nil},
 		{"a younger one does not", 10000, other(governor.BucketState{Waiting: 1, HeadHold: 10000, HeadSince: at(1).UnixMilli()}), []governor.Why{governor.Fit}},
 		{"bigger than the limit, with another session's request in flight: waits", 30000, other(governor.BucketState{InFlight: 1, Held: 1}), nil},
@@ -513,7 +513,7 @@ func TestDoneTwiceChangesNothing(t *testing.T) {
 	if diff := cmp.Diff(want, m.Export(at(2), 1)); diff != "" {
 		t.Errorf("a second end changed the state (-want +got)\n%s", diff)
 	}
-	if got := want.Buckets[0].Window; len(got) != 1 || got[0].Tokens != 1010 {
+	if got := want.Buckets[0].Window; len(got) != 1 || got[0].N != 1010 {
 		t.Errorf("window = %v, want one spend of 1010", got)
 	}
 }
@@ -524,13 +524,13 @@ func TestSummarize(t *testing.T) {
 		{PID: 1, Buckets: []governor.BucketState{
 			{Bucket: sonnet, Limits: governor.Limits{TokensPerMinute: 200000, RequestsPerMinute: 50, Source: governor.SourceServiceQuotas},
 				Held: 30000, InFlight: 1, Waiting: 2, Day: "2026-12-02", Absorbed: 3, Passed: 1,
-				Window: []governor.Spend{{At: at(-61).UnixMilli(), Tokens: 999}, {At: at(-10).UnixMilli(), Tokens: 5000}}},
+				Window: []governor.Tally{{At: at(-61).UnixMilli(), N: 999}, {At: at(-10).UnixMilli(), N: 5000}}},
 			{Bucket: haiku, Day: "2026-12-01", Absorbed: 7},
 		}},
 		{PID: 2, Buckets: []governor.BucketState{
 			{Bucket: sonnet, Limits: governor.Limits{TokensPerMinute: 200000, Source: governor.SourceServiceQuotas},
 				Learned: 140000, Held: 10000, InFlight: 1, Day: "2026-12-02", Absorbed: 1,
-				Window: []governor.Spend{{At: at(-1).UnixMilli(), Tokens: 2000}}},
+				Window: []governor.Tally{{At: at(-1).UnixMilli(), N: 2000}}},
 		}},
 	}
 	want := governor.Status{Time: now, Sessions: 2, Buckets: []governor.BucketStatus{

@@ -90,6 +90,9 @@ func New(o Options) *Governor {
 // with Done or Throttled) or ctx is done (ctx's error; the request leaves
 // the queue). A request that waits longer than MaxWait is admitted anyway.
 func (g *Governor) Acquire(ctx context.Context, r Request) (Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the client is gone already: nothing to queue
+	}
 	g.mu.Lock()
 	start := g.o.Now()
 	t := g.m.Enqueue(start, r)

@@ -35,8 +35,8 @@ type BucketState struct {
 	HeadSince int64 `json:"head_since,omitempty"`
 	// Window is what its requests settled to in the last minute, oldest
 	// first; Starts the Unix ms its requests were admitted at, for RPM.
-	Window []Spend `json:"window,omitempty"`
-	Starts []int64 `json:"starts,omitempty"`
+	Window []Tally `json:"window,omitempty"`
+	Starts []Tally `json:"starts,omitempty"`
 	Day    string  `json:"day"`
 	// Absorbed and Passed count the 429s of Day the session queued again
 	// and those it passed on to claude.
@@ -44,20 +44,43 @@ type BucketState struct {
 	Passed   int `json:"passed,omitempty"`
 }
 
-// Spend is one settled request in a window: At in Unix ms.
-type Spend struct {
-	At     int64 `json:"at"`
-	Tokens int   `json:"tokens"`
+// Tally is an amount counted in a window at At (Unix ms): the tokens
+// requests settled to, or the number of requests admitted. Amounts of the
+// same second share one Tally, at the latest time among them (so it leaves
+// the window no earlier than each would have): a window holds at most 60.
+type Tally struct {
+	At int64 `json:"at"`
+	N  int   `json:"n"`
 }
 
-func (s *BucketState) usedSince(cutoff int64) int {
+// tally adds n at time at to ts.
+func tally(ts []Tally, at int64, n int) []Tally {
+	if k := len(ts) - 1; k >= 0 && ts[k].At/1000 == at/1000 {
+		ts[k].At, ts[k].N = max(ts[k].At, at), ts[k].N+n
+		return ts
+	}
+	return append(ts, Tally{At: at, N: n})
+}
+
+// sumSince sums the tallies after cutoff (Unix ms).
+func sumSince(ts []Tally, cutoff int64) int {
 	n := 0
-	for _, sp := range s.Window {
-		if sp.At > cutoff {
-			n += sp.Tokens
+	for _, t := range ts {
+		if t.At > cutoff {
+			n += t.N
 		}
 	}
 	return n
+}
+
+// prune drops the tallies at or before cutoff (Unix ms): they are oldest
+// first.
+func prune(ts []Tally, cutoff int64) []Tally {
+	i := 0
+	for i < len(ts) && ts[i].At <= cutoff {
+		i++
+	}
+	return ts[i:]
 }
 
 // Export returns the model's state at now for pid, buckets in the order
@@ -70,14 +93,11 @@ func (m *Model) Export(now time.Time, pid int) State {
 		bs := BucketState{
 			Bucket: b.key, Limits: b.limits, Learned: b.learned,
 			Held: b.held, InFlight: b.inflight, Waiting: len(b.queue),
-			Window: slices.Clone(b.window), Day: b.day,
+			Window: slices.Clone(b.window), Starts: slices.Clone(b.starts), Day: b.day,
 			Absorbed: b.absorbed, Passed: b.passed,
 		}
 		if len(b.queue) > 0 {
 			bs.HeadHold, bs.HeadSince = b.queue[0].hold, b.queue[0].since.UnixMilli()
-		}
-		for _, s := range b.starts {
-			bs.Starts = append(bs.Starts, s.UnixMilli())
 		}
 		st.Buckets = append(st.Buckets, bs)
 	}
@@ -149,7 +169,7 @@ func Summarize(now time.Time, states []State) Status {
 			if bs.Learned > 0 && (o.Limit == 0 || bs.Learned < o.Limit) {
 				o.Limit = bs.Learned
 			}
-			o.UsedLastMinute += bs.usedSince(cutoff)
+			o.UsedLastMinute += sumSince(bs.Window, cutoff)
 			o.Held += bs.Held
 			o.InFlight += bs.InFlight
 			o.Waiting += bs.Waiting
