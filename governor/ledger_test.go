@@ -239,4 +239,3 @@ func BenchmarkAdmission(b *testing.B) {
 		})
 	}
 }
-
