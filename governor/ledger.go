@@ -2,29 +2,46 @@ package governor
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 )
 
-// The files of a ledger directory. Each session has three, named after its
-// id: its state (.json, replaced atomically by renaming .tmp over it) and a
-// lock file (.lock) it holds an exclusive flock on for its whole life. The
-// kernel drops that flock when the process dies, however it dies (SIGKILL
-// included), so a lock file anyone can lock belongs to a dead session, and
-// a state no live lock guards is ignored and, under the admission lock,
-// removed. No pid is trusted: pids are reused.
+// The files of a ledger directory:
+//
+//   - admission.lock: flock'd around each admission decision; its first 8
+//     bytes count the sessions that joined or left, so a session rereads
+//     the directory only when that count moved.
+//   - session-<id>.lock: its session holds an exclusive flock on it for its
+//     whole life. The kernel drops that flock when the process dies,
+//     however it dies (SIGKILL included), so a lock file anyone can lock
+//     belongs to a dead session; its files are then ignored and, under the
+//     admission lock, removed. No pid is trusted: pids are reused.
+//   - session-<id>.state: its state, rewritten in place (no new file per
+//     change: a rename costs several system calls and, on ext4, a flush),
+//     behind a header with its length and CRC-32, so a reader that caught a
+//     write half-done sees it and reads again.
 const (
 	admissionLock = "admission.lock"
 	sessionPrefix = "session-"
+	lockExt       = ".lock"
+	stateExt      = ".state"
+	// headerLen is the state header: "%08x %08x\n", length and CRC-32.
+	headerLen = 18
+	// tornRetries is how many times a reader rereads a state caught
+	// mid-write before it keeps the last one it read whole.
+	tornRetries = 3
 )
 
 // DirLedger is a Ledger shared by the sessions of one user through a
@@ -36,17 +53,21 @@ type DirLedger struct {
 	id    string
 	adm   *os.File // the admission lock
 	self  *os.File // this session's lock, held until Close
+	state *os.File // this session's state
 	held  bool     // adm is locked by us
-	cache map[string]cachedState
+	gen   uint64   // the join/leave count when peers was last read
+	peers map[string]*peer
+	buf   []byte
 }
 
-// cachedState skips decoding a session's state that has not changed since
-// it was last read: every rename makes a new file.
-type cachedState struct {
-	ino   uint64
-	mtime time.Time
-	size  int64
-	st    State
+// peer is another session as this one keeps it open between reads.
+type peer struct {
+	id          string
+	lock, state *os.File
+	st          State
+	ok          bool   // st was read whole at least once
+	size, sum   uint32 // st's header: the same header again is the same state
+	buf         []byte
 }
 
 // OpenLedger joins the ledger in dir (created, mode 0700, if missing) as a
@@ -61,31 +82,73 @@ func OpenLedger(dir string) (*DirLedger, error) {
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails on supported systems
-	d := &DirLedger{dir: dir, id: fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(rnd[:])), adm: adm, cache: map[string]cachedState{}}
-	// The session's lock file is created and locked under the admission
-	// lock: a cleaner, which only removes under it, never sees it unlocked.
+	d := &DirLedger{
+		dir: dir, id: strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(rnd[:]),
+		adm: adm, peers: map[string]*peer{},
+	}
+	// The session's files are made under the admission lock: a cleaner,
+	// which only removes under it, never sees its lock file unlocked.
 	if err := d.Lock(); err != nil {
 		_ = adm.Close() // nothing written
 		return nil, err
 	}
-	defer d.Unlock() //nolint:errcheck // closing the file would release it anyway
-	self, err := os.OpenFile(d.path(d.id, ".lock"), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600)
-	if err == nil {
-		err = syscall.Flock(int(self.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	err = d.join()
+	if uerr := d.Unlock(); err == nil {
+		err = uerr
 	}
 	if err != nil {
-		if self != nil {
-			_ = self.Close() // never locked: nothing to release
-		}
+		d.closeFiles()
 		_ = adm.Close() // we held it only for this
-		return nil, fmt.Errorf("create the governor's session lock in %s: %w", dir, err)
+		return nil, fmt.Errorf("join the governor's ledger in %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+func (d *DirLedger) join() error {
+	self, err := os.OpenFile(d.path(d.id, lockExt), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
 	}
 	d.self = self
-	return d, nil
+	if err := syscall.Flock(int(self.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return err
+	}
+	if d.state, err = os.OpenFile(d.path(d.id, stateExt), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600); err != nil {
+		return err
+	}
+	return d.bump()
+}
+
+func (d *DirLedger) closeFiles() {
+	for _, f := range []*os.File{d.state, d.self} {
+		if f != nil {
+			_ = f.Close() // read-only or already flushed: nothing lost
+		}
+	}
+	for _, p := range d.peers {
+		p.close()
+	}
 }
 
 func (d *DirLedger) path(id, ext string) string {
 	return filepath.Join(d.dir, sessionPrefix+id+ext)
+}
+
+// generation reads the join/leave count of the admission lock file.
+func (d *DirLedger) generation() uint64 {
+	var b [8]byte
+	if _, err := d.adm.ReadAt(b[:], 0); err != nil {
+		return 0 // a new file: nobody counted yet
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// bump counts a session joining or leaving; under the admission lock.
+func (d *DirLedger) bump() error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], d.generation()+1)
+	_, err := d.adm.WriteAt(b[:], 0)
+	return err
 }
 
 // Lock takes the admission lock, waiting for another session's decision.
@@ -110,18 +173,21 @@ func (d *DirLedger) Unlock() error {
 	return nil
 }
 
-// Publish replaces this session's state, atomically.
+// Publish replaces this session's state, in place.
 func (d *DirLedger) Publish(s State) error {
-	b, err := json.Marshal(s)
+	body, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode the governor's state: %w", err)
 	}
-	tmp := d.path(d.id, ".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write the governor's state: %w", err)
-	}
-	if err := os.Rename(tmp, d.path(d.id, ".json")); err != nil {
-		return fmt.Errorf("write the governor's state: %w", err)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := fmt.Appendf(d.buf[:0], "%08x %08x\n", len(body), crc32.ChecksumIEEE(body))
+	b = append(b, body...)
+	d.buf = b
+	// Written over the old state, never truncated: what follows the new
+	// length is the old state's tail, which the header excludes.
+	if _, err := d.state.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("write the governor's state %s: %w", d.state.Name(), err)
 	}
 	return nil
 }
@@ -132,48 +198,71 @@ func (d *DirLedger) Publish(s State) error {
 func (d *DirLedger) Others() ([]State, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.read(d.id, d.held)
-}
-
-// Close leaves the ledger: this session's files are removed and its lock
-// released.
-func (d *DirLedger) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var errs []error
-	for _, ext := range []string{".json", ".tmp", ".lock"} {
-		if err := os.Remove(d.path(d.id, ext)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
+	if g := d.generation(); g != d.gen {
+		errs = append(errs, d.scan())
+		d.gen = g
+	}
+	var states []State
+	for id, p := range d.peers {
+		if !p.alive() {
+			p.close()
+			delete(d.peers, id)
+			if d.held {
+				removeSession(d.dir, id)
+				errs = append(errs, d.bump())
+			}
+			continue
+		}
+		st, ok, err := p.read()
+		errs = append(errs, err)
+		if ok {
+			states = append(states, st)
 		}
 	}
-	if d.self != nil {
-		errs = append(errs, d.self.Close())
+	return states, errors.Join(errs...)
+}
+
+// scan opens the sessions that joined since the last scan and forgets
+// those that left.
+func (d *DirLedger) scan() error {
+	ids, err := sessions(d.dir)
+	if err != nil {
+		return err
 	}
-	errs = append(errs, d.adm.Close())
-	return errors.Join(errs...)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id == d.id {
+			continue
+		}
+		seen[id] = true
+		if d.peers[id] == nil {
+			if p := openPeer(d.dir, id); p != nil {
+				d.peers[id] = p
+			} else if d.held {
+				removeSession(d.dir, id) // its lock file is gone: dead
+			}
+		}
+	}
+	for id, p := range d.peers {
+		if !seen[id] {
+			p.close()
+			delete(d.peers, id)
+		}
+	}
+	return nil
 }
 
-// ReadLedger returns the states of every live session in the ledger in
-// dir, without changing anything there: what `claude-bedrock +status`
-// shows. A missing directory means no session.
-func ReadLedger(dir string) ([]State, error) {
-	d := &DirLedger{dir: dir, cache: map[string]cachedState{}}
-	return d.read("", false)
-}
-
-// read returns the states of the live sessions in the directory but skip;
-// clean removes the files of dead ones.
-func (d *DirLedger) read(skip string, clean bool) ([]State, error) {
-	ents, err := os.ReadDir(d.dir)
+// sessions lists the ids of the sessions with files in dir.
+func sessions(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the governor's ledger: %w", err)
 	}
-	seen := map[string]bool{}
-	var states []State
-	var errs []error
+	var ids []string
 	for _, e := range ents {
 		name := e.Name()
 		if !strings.HasPrefix(name, sessionPrefix) {
@@ -181,75 +270,155 @@ func (d *DirLedger) read(skip string, clean bool) ([]State, error) {
 		}
 		id := strings.TrimPrefix(name, sessionPrefix)
 		id = id[:len(id)-len(filepath.Ext(id))]
-		if id == skip || seen[id] {
-			continue
-		}
-		seen[id] = true
-		if !d.alive(id) {
-			delete(d.cache, id)
-			if clean {
-				for _, ext := range []string{".json", ".tmp", ".lock"} {
-					_ = os.Remove(d.path(id, ext)) // best effort: the next cleaner tries again
-				}
-			}
-			continue
-		}
-		st, ok, err := d.state(id)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			states = append(states, st)
+		if n := len(ids); n == 0 || ids[n-1] != id { // a session's files sort together
+			ids = append(ids, id)
 		}
 	}
-	for id := range d.cache {
-		if !seen[id] {
-			delete(d.cache, id)
-		}
-	}
-	return states, errors.Join(errs...)
+	return ids, nil
 }
 
-// alive reports whether session id still holds its lock: a lock we can
-// take ourselves (or a lock file gone) means its process is dead.
-func (d *DirLedger) alive(id string) bool {
-	f, err := os.OpenFile(d.path(id, ".lock"), os.O_RDWR, 0)
+func removeSession(dir string, id string) {
+	for _, ext := range []string{stateExt, lockExt} {
+		_ = os.Remove(filepath.Join(dir, sessionPrefix+id+ext)) // best effort: the next cleaner tries again
+	}
+}
+
+// openPeer opens session id's files; nil when its lock file is gone.
+func openPeer(dir, id string) *peer {
+	lock, err := os.OpenFile(filepath.Join(dir, sessionPrefix+id+lockExt), os.O_RDWR, 0)
 	if err != nil {
-		return false
+		return nil
 	}
-	defer f.Close() //nolint:errcheck // read-only use; closing drops our probe lock too
-	return errors.Is(syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB), syscall.EWOULDBLOCK)
+	p := &peer{id: id, lock: lock}
+	p.state, _ = os.Open(filepath.Join(dir, sessionPrefix+id+stateExt)) // opened again when missing
+	return p
 }
 
-// state reads session id's state, from the cache when its file has not
-// changed; ok is false when it has published none yet.
-func (d *DirLedger) state(id string) (State, bool, error) {
-	p := d.path(id, ".json")
-	fi, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+func (p *peer) close() {
+	for _, f := range []*os.File{p.lock, p.state} {
+		if f != nil {
+			_ = f.Close() // read only
+		}
+	}
+}
+
+// alive reports whether the session still holds its lock: a lock we can
+// take ourselves means its process is dead (our probe goes with close).
+func (p *peer) alive() bool {
+	return errors.Is(syscall.Flock(int(p.lock.Fd()), syscall.LOCK_SH|syscall.LOCK_NB), syscall.EWOULDBLOCK)
+}
+
+// read returns the session's state; ok is false when none was ever read
+// whole. A state caught mid-write is read again, then the last whole one
+// is kept.
+func (p *peer) read() (State, bool, error) {
+	if p.state == nil {
 		return State{}, false, nil
 	}
-	if err != nil {
-		return State{}, false, fmt.Errorf("read the governor's state %s: %w", p, err)
+	if p.buf == nil {
+		p.buf = make([]byte, 16<<10) // most states are far smaller; a bigger one is read whole
 	}
-	var ino uint64
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = uint64(sys.Ino)
+	var err error
+	for range tornRetries {
+		if err = p.decode(); err == nil {
+			return p.st, true, nil
+		}
+		if errors.Is(err, errEmpty) {
+			return p.st, p.ok, nil
+		}
 	}
-	if c, ok := d.cache[id]; ok && ino != 0 && c.ino == ino && c.mtime.Equal(fi.ModTime()) && c.size == fi.Size() {
-		return c.st, true, nil
+	if errors.Is(err, errTorn) && p.ok {
+		return p.st, true, nil // still being written: the last whole state stands
 	}
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, false, nil // it left between the stat and the read
+	return p.st, p.ok, fmt.Errorf("read the governor's state %s: %w (a claude-bedrock of another version? it is ignored)", p.state.Name(), err)
+}
+
+var (
+	errEmpty = errors.New("no state yet")
+	errTorn  = errors.New("torn or corrupt state")
+)
+
+// decode reads and checks the state file into p.st; a header the same as
+// the last state's is that state again, not decoded twice.
+func (p *peer) decode() error {
+	n, err := p.state.ReadAt(p.buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
-	if err != nil {
-		return State{}, false, fmt.Errorf("read the governor's state %s: %w", p, err)
+	b := p.buf[:n]
+	if n == len(p.buf) { // bigger than the buffer: read it all
+		if b, err = io.ReadAll(io.NewSectionReader(p.state, 0, 1<<30)); err != nil {
+			return err
+		}
+	}
+	if len(b) == 0 {
+		return errEmpty
+	}
+	if len(b) < headerLen || b[8] != ' ' || b[headerLen-1] != '\n' {
+		return errors.New("no header")
+	}
+	size, err1 := strconv.ParseUint(string(b[:8]), 16, 32)
+	sum, err2 := strconv.ParseUint(string(b[9:17]), 16, 32)
+	if err1 != nil || err2 != nil {
+		return errors.New("bad header")
+	}
+	if p.ok && uint32(size) == p.size && uint32(sum) == p.sum {
+		return nil
+	}
+	body := b[headerLen:]
+	if int(size) > len(body) || crc32.ChecksumIEEE(body[:size]) != uint32(sum) {
+		return errTorn
 	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return State{}, false, fmt.Errorf("read the governor's state %s: %w (a claude-bedrock of another version? it is ignored)", p, err)
+	if err := json.Unmarshal(body[:size], &st); err != nil {
+		return err
 	}
-	d.cache[id] = cachedState{ino: ino, mtime: fi.ModTime(), size: fi.Size(), st: st}
-	return st, true, nil
+	p.st, p.ok, p.size, p.sum = st, true, uint32(size), uint32(sum)
+	return nil
+}
+
+// Close leaves the ledger: this session's files are removed and its lock
+// released.
+func (d *DirLedger) Close() error {
+	lerr := d.Lock()
+	d.mu.Lock()
+	removeSession(d.dir, d.id)
+	var errs []error
+	if lerr == nil {
+		errs = append(errs, d.bump())
+	}
+	d.closeFiles()
+	d.mu.Unlock()
+	if lerr == nil {
+		errs = append(errs, d.Unlock())
+	}
+	errs = append(errs, lerr, d.adm.Close())
+	return errors.Join(errs...)
+}
+
+// ReadLedger returns the states of every live session in the ledger in
+// dir, without changing anything there: what `claude-bedrock +status`
+// shows. A missing directory means no session.
+func ReadLedger(dir string) ([]State, error) {
+	ids, err := sessions(dir)
+	if err != nil {
+		return nil, err
+	}
+	var states []State
+	var errs []error
+	for _, id := range ids {
+		p := openPeer(dir, id)
+		if p == nil {
+			continue
+		}
+		if p.alive() {
+			st, ok, err := p.read()
+			errs = append(errs, err)
+			if ok {
+				states = append(states, st)
+			}
+		}
+		p.close()
+	}
+	return states, errors.Join(errs...)
 }

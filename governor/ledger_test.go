@@ -2,6 +2,7 @@ package governor_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -122,7 +123,7 @@ func TestLedgerFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A session that died: its lock file is there, nobody holds it.
-	for _, f := range []string{"session-1-dead.lock", "session-1-dead.json", "session-1-dead.tmp"} {
+	for _, f := range []string{"session-1-dead.lock", "session-1-dead.state"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("{}"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +137,7 @@ func TestLedgerFiles(t *testing.T) {
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	bad := filepath.Join(dir, "session-2-bad.json")
+	bad := filepath.Join(dir, "session-2-bad.state")
 	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -158,9 +159,7 @@ func TestLedgerFiles(t *testing.T) {
 		ents, _ := os.ReadDir(dir)
 		var n []string
 		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".lock") || e.Name() == "admission.lock" {
-				n = append(n, e.Name())
-			}
+			n = append(n, e.Name())
 		}
 		return n
 	}
@@ -177,7 +176,7 @@ func TestLedgerFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "session-*"))
-	if !slices.Equal(left, []string{bad, bad[:len(bad)-len(".json")] + ".lock"}) {
+	if !slices.Equal(left, []string{bad[:len(bad)-len(".state")] + ".lock", bad}) {
 		t.Errorf("files left after both closed: %v, want only the foreign session's", left)
 	}
 }
@@ -250,4 +249,123 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestLedgerTornReads: a state rewritten in place while another session
+// reads it is always read whole: one of the states written, never a mix.
+func TestLedgerTornReads(t *testing.T) {
+	dir := t.TempDir()
+	w, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close() //nolint:errcheck // the temp dir goes anyway
+	r, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() //nolint:errcheck // the temp dir goes anyway
+	small := governor.State{PID: 1, Buckets: []governor.BucketState{{Bucket: sonnet, Held: 1}}}
+	big := governor.State{PID: 2}
+	for i := range 300 { // a state of several pages
+		big.Buckets = append(big.Buckets, governor.BucketState{Bucket: haiku, Held: i, Window: []governor.Tally{{At: int64(i), N: i}}})
+	}
+	if err := w.Publish(small); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			s := small
+			if i%2 == 1 {
+				s = big
+			}
+			if err := w.Publish(s); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 200 {
+		got, err := r.Others()
+		if err != nil {
+			t.Error(err)
+			break
+		}
+		if len(got) != 1 || !(got[0].PID == 1 && len(got[0].Buckets) == 1 || got[0].PID == 2 && len(got[0].Buckets) == 300) {
+			t.Errorf("read a state that was never written: %+v", got)
+			break
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLedgerTornState: a state whose body does not match its header (a
+// write caught half-done) is not taken: the last whole state stands, and a
+// session never read whole is named in an error.
+func TestLedgerTornState(t *testing.T) {
+	dir := t.TempDir()
+	w, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close() //nolint:errcheck // the temp dir goes anyway
+	r, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() //nolint:errcheck // the temp dir goes anyway
+	files, _ := filepath.Glob(filepath.Join(dir, "session-*.state"))
+	var path string
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); len(b) == 0 {
+			path = f // both empty: the first; published next
+		}
+	}
+	if err := w.Publish(governor.State{PID: 1, Buckets: []governor.BucketState{{Bucket: sonnet, Held: 1111}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); len(b) > 0 {
+			path = f
+		}
+	}
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same header, a body of the same length that says otherwise.
+	torn := bytes.Replace(whole, []byte(`"held":1111`), []byte(`"held":9999`), 1)
+	if bytes.Equal(torn, whole) {
+		t.Fatalf("state %q has no hold to tear", whole)
+	}
+
+	if err := os.WriteFile(path, torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Others(); err == nil || !strings.Contains(err.Error(), path) || len(got) != 0 {
+		t.Errorf("a torn state never read whole: %+v, %v; want nothing and an error naming %s", got, err, path)
+	}
+	if err := os.WriteFile(path, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Others(); err != nil || len(got) != 1 || got[0].Buckets[0].Held != 1111 {
+		t.Fatalf("the whole state: %+v, %v", got, err)
+	}
+	if err := os.WriteFile(path, torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Others(); err != nil || len(got) != 1 || got[0].Buckets[0].Held != 1111 {
+		t.Errorf("a torn state after a whole one: %+v, %v; want the whole one kept", got, err)
+	}
 }
