@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // The files of a ledger directory:
@@ -75,6 +76,15 @@ type peer struct {
 func OpenLedger(dir string) (*DirLedger, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the governor's ledger directory: %w", err)
+	}
+	// Another user's directory (in a shared temp folder, say) could feed
+	// this session false holds: only the user's own private one will do.
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("the governor's ledger directory: %w", err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || (ok && int(st.Uid) != os.Getuid()) || fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("the governor's ledger directory %s is not a directory of yours that only you can write to: remove it or make it so (chmod 700)", dir)
 	}
 	adm, err := os.OpenFile(filepath.Join(dir, admissionLock), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -394,6 +404,13 @@ func (d *DirLedger) Close() error {
 	}
 	errs = append(errs, lerr, d.adm.Close())
 	return errors.Join(errs...)
+}
+
+// ReadStatus is the Status of the sessions in the ledger in dir at now:
+// what `claude-bedrock +status` prints.
+func ReadStatus(dir string, now time.Time) (Status, error) {
+	states, err := ReadLedger(dir)
+	return Summarize(now, states), err
 }
 
 // ReadLedger returns the states of every live session in the ledger in

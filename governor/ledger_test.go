@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/governor"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestMain lets the test binary be a second claude-bedrock session: with
@@ -367,5 +368,65 @@ func TestLedgerTornState(t *testing.T) {
 	}
 	if got, err := r.Others(); err != nil || len(got) != 1 || got[0].Buckets[0].Held != 1111 {
 		t.Errorf("a torn state after a whole one: %+v, %v; want the whole one kept", got, err)
+	}
+}
+
+func TestOpenLedgerRefusesSharedDirectories(t *testing.T) {
+	tests := []struct {
+		name string
+		mode os.FileMode
+		ok   bool
+	}{
+		{"private", 0o700, true},
+		{"readable by others: nothing there is secret", 0o755, true},
+		{"writable by the group", 0o770, false},
+		{"writable by anyone", 0o777, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "claude-bedrock")
+			if err := os.Mkdir(dir, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tt.mode); err != nil { // past the umask
+				t.Fatal(err)
+			}
+			l, err := governor.OpenLedger(dir)
+			if tt.ok != (err == nil) {
+				t.Fatalf("OpenLedger: %v, want ok %v", err, tt.ok)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "chmod 700") {
+					t.Errorf("error %q does not name %s and what to do", err, dir)
+				}
+				return
+			}
+			if err := l.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestReadStatus(t *testing.T) {
+	dir := t.TempDir()
+	l, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() //nolint:errcheck // the temp dir goes anyway
+	c := newClock()
+	g := newGovernor(c, 20000, l)
+	lease := acquire(t, g, req(1000, 4096))
+	defer lease.Done(governor.Usage{}, 502)
+	got, err := governor.ReadStatus(dir, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := governor.Status{Time: c.Now(), Sessions: 1, Buckets: []governor.BucketStatus{{
+		Bucket: sonnet, Limit: 20000, Quota: 20000, Source: governor.SourceProfile, Held: 5096, InFlight: 1,
+	}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
 	}
 }

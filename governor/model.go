@@ -417,8 +417,11 @@ func (m *Model) Cancel(t Ticket) {
 // when that was lower, never below the request's own hold; requests
 // admitted before the last cut do not cut again (they were sent under the
 // old limit). It answers whether the request should be queued again: not
-// when its retries are spent, nor when it was alone in flight (then the
-// cap itself does not fit the quota and waiting cannot help).
+// when its retries are spent, nor for a probe, nor when it was alone in
+// flight (then the cap itself does not fit the quota and waiting cannot
+// help). A retry is known by its Request: the next Enqueue of a Request
+// equal to this one's (as first enqueued, before Started) takes the head
+// of the queue as its next attempt.
 func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) {
 	now = m.at(now)
 	e := m.entries[t]
@@ -438,7 +441,9 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	}
 	alone := e.alone && l.inflight == 1
 	m.release(e)
-	if alone || e.attempt >= Retries {
+	// A probe's 429 goes on too: Claude Code does not retry its probes
+	// and carries on without them; sent again it would only cost time.
+	if alone || e.req.Probe || e.attempt >= Retries {
 		b.passed++
 		return false
 	}

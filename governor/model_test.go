@@ -397,6 +397,18 @@ func TestLearning(t *testing.T) {
 			want: []string{"admit: #1 fit #2 fit", "retry", "admit: #3 max wait", "retry", "admit: #4 max wait", "pass"},
 		},
 		{
+			name: "a probe's 429 goes on at once, and teaches nothing",
+			c:    governor.Config{Limits: tpm(100000)},
+			steps: []step{
+				{op: "enqueue", r: req(50000, 4096)},
+				{op: "enqueue", r: governor.Request{Bucket: sonnet, Input: 10, MaxTokens: 1, Burndown: 5, Probe: true}},
+				{op: "admit"},
+				{at: 1, op: "throttle", n: 2},
+				{at: 1, op: "limit"},
+			},
+			want: []string{"admit: #2 probe #1 fit", "pass", "limit: 100000 profile"},
+		},
+		{
 			name: "with no quota known a 429 learns a limit from the load",
 			c:    governor.Config{},
 			steps: []step{
