@@ -9,6 +9,12 @@
 // sliding 60-second window. The model here is pure: time is passed in, nothing
 // reads a clock, a file or the network, so it can be stepped in tests and
 // fuzzed. The gateway (package gateway) asks it through Pacer.
+//
+// Model is that pure model; Governor the Pacer over it, with a clock and
+// timers; DirLedger the file-backed Ledger through which the sessions of a
+// user on a machine share one budget per bucket (a session killed at any
+// moment drops out: the kernel releases its flock); ReadStatus what
+// `claude-bedrock +status` shows of them.
 package governor
 
 import (

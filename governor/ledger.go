@@ -161,10 +161,30 @@ func (d *DirLedger) bump() error {
 	return err
 }
 
-// Lock takes the admission lock, waiting for another session's decision.
+// LockWait bounds how long Lock waits for another session's decision,
+// which takes tens of microseconds: longer means that session is stopped
+// (Ctrl-Z, a debugger) with the lock in hand, and this one decides alone
+// rather than wait for it.
+const LockWait = 200 * time.Millisecond
+
+// Lock takes the admission lock, waiting at most LockWait for another
+// session's decision.
 func (d *DirLedger) Lock() error {
-	if err := syscall.Flock(int(d.adm.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", d.adm.Name(), err)
+	deadline := time.Now().Add(LockWait)
+	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
+		err := syscall.Flock(int(d.adm.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("lock %s: %w", d.adm.Name(), err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lock %s: another session has held it for over %v (stopped?): deciding without the others", d.adm.Name(), LockWait)
+		}
+		// flock has no timeout and no signal to wait on: a short pause,
+		// growing, while the other session decides.
+		time.Sleep(pause)
 	}
 	d.mu.Lock()
 	d.held = true

@@ -430,3 +430,32 @@ func TestReadStatus(t *testing.T) {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
 }
+
+// TestLedgerLockHeldTooLong: a session stopped with the admission lock in
+// hand does not stop the others: after LockWait they decide alone.
+func TestLedgerLockHeldTooLong(t *testing.T) {
+	dir := t.TempDir()
+	l, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() //nolint:errcheck // the temp dir goes anyway
+	f, err := os.OpenFile(filepath.Join(dir, "admission.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Lock()
+	if err == nil || !strings.Contains(err.Error(), "deciding without the others") {
+		t.Errorf("Lock with the lock held elsewhere: %v, want it to give up", err)
+	}
+	f.Close() //nolint:errcheck // releases the lock
+	if err := l.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}

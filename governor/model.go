@@ -64,6 +64,7 @@ const (
 	MaxWait
 )
 
+// String names the ground as tests and logs show it.
 func (w Why) String() string {
 	switch w {
 	case Fit:

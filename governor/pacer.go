@@ -23,6 +23,7 @@ type Timer interface {
 // that two sessions cannot both take the last room. DirLedger is the one
 // on disk; a nil Ledger means this session is alone.
 type Ledger interface {
+	// Lock takes the machine-wide admission lock; Unlock releases it.
 	Lock() error
 	Unlock() error
 	// Others returns the states of the other live sessions.
@@ -121,9 +122,12 @@ func (g *Governor) pump() {
 	}
 	now := g.o.Now()
 	if g.m.Waiting() > 0 {
-		locked := g.o.Ledger != nil && g.logErr(g.o.Ledger.Lock()) == nil
-		if locked {
+		locked := false
+		if g.o.Ledger != nil {
+			// Unlocked (another session stopped with the lock in hand), it
+			// still reads the others: the decision is then only less sure.
 			// A state it cannot read is left out; the rest still counts.
+			locked = g.logErr(g.o.Ledger.Lock()) == nil
 			others, err := g.o.Ledger.Others()
 			g.logErr(err)
 			g.others = others
