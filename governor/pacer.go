@@ -60,7 +60,7 @@ type Governor struct {
 	mu      sync.Mutex
 	o       Options
 	m       *Model
-	waiters map[Ticket]chan struct{}
+	waiters map[Ticket]*waiter
 	timer   Timer
 	wakeAt  time.Time
 	others  []State // the ledger as last read
@@ -83,7 +83,7 @@ func New(o Options) *Governor {
 	return &Governor{
 		o:       o,
 		m:       NewModel(Config{Limits: o.Limits, MaxWait: o.MaxWait}),
-		waiters: map[Ticket]chan struct{}{},
+		waiters: map[Ticket]*waiter{},
 	}
 }
 
@@ -97,13 +97,13 @@ func (g *Governor) Acquire(ctx context.Context, r Request) (Lease, error) {
 	g.mu.Lock()
 	start := g.o.Now()
 	t := g.m.Enqueue(start, r)
-	ch := make(chan struct{})
-	g.waiters[t] = ch
+	w := &waiter{admitted: make(chan struct{}), hold: HoldOf(r, r.Input)}
+	g.waiters[t] = w
 	g.pump()
 	g.mu.Unlock()
 	select {
-	case <-ch:
-		return &lease{g: g, t: t, waited: max(g.o.Now().Sub(start), 0)}, nil
+	case <-w.admitted:
+		return &lease{g: g, t: t, hold: w.hold, waited: max(g.o.Now().Sub(start), 0)}, nil
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
@@ -134,8 +134,9 @@ func (g *Governor) pump() {
 		}
 		adm := g.m.Admit(now, g.others)
 		for _, a := range adm {
-			if ch, ok := g.waiters[a.Ticket]; ok {
-				close(ch)
+			if w, ok := g.waiters[a.Ticket]; ok {
+				w.hold = a.Hold
+				close(w.admitted)
 				delete(g.waiters, a.Ticket)
 			}
 		}
@@ -200,8 +201,8 @@ func (g *Governor) Close() error {
 		g.timer = nil
 	}
 	g.closed = true
-	for t, ch := range g.waiters {
-		close(ch)
+	for t, w := range g.waiters {
+		close(w.admitted)
 		delete(g.waiters, t)
 	}
 	return nil
@@ -232,14 +233,25 @@ func (g *Governor) LargestCap(b Bucket, input, burndown int) (capTokens int, ok 
 	return g.m.LargestCap(g.o.Now(), b, input, burndown, g.others)
 }
 
+// waiter is an Acquire waiting for its admission.
+type waiter struct {
+	admitted chan struct{} // closed when admitted
+	hold     int           // set before admitted is closed
+}
+
 // lease is an admitted request of a Governor.
 type lease struct {
 	g      *Governor
 	t      Ticket
+	hold   int
 	waited time.Duration
 }
 
 func (l *lease) Waited() time.Duration { return l.waited }
+
+// Held is the tokens the request held on its bucket when admitted (the
+// gateway records it in usage.jsonl).
+func (l *lease) Held() int { return l.hold }
 
 func (l *lease) Started(input int) {
 	g := l.g

@@ -236,6 +236,9 @@ func TestGovernorMaxWait(t *testing.T) {
 	none(t, out)
 	c.Advance(time.Second)
 	b := <-out
+	if h, ok := b.lease.(interface{ Held() int }); !ok || h.Held() != 4096 {
+		t.Errorf("B's lease does not tell its hold of 4096")
+	}
 	if b.err != nil || b.lease.Waited() != governor.DefaultMaxWait {
 		t.Errorf("B: err %v, waited %v; want admitted after %v", b.err, b.lease.Waited(), governor.DefaultMaxWait)
 	}
