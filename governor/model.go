@@ -109,7 +109,7 @@ type Model struct {
 	buckets map[Bucket]*bucket
 	order   []*bucket // creation order: decisions are deterministic
 	entries map[Ticket]*entry
-	retries map[Request]retryMark
+	retries map[Request][]retryMark // oldest first: equal requests retry in turn
 	last    Ticket
 }
 
@@ -163,7 +163,7 @@ func NewModel(c Config) *Model {
 		maxWait: c.MaxWait,
 		buckets: map[Bucket]*bucket{},
 		entries: map[Ticket]*entry{},
-		retries: map[Request]retryMark{},
+		retries: map[Request][]retryMark{},
 	}
 }
 
@@ -208,19 +208,32 @@ func (m *Model) bucket(k Bucket) *bucket {
 // wait stays bounded across attempts).
 func (m *Model) Enqueue(now time.Time, r Request) Ticket {
 	now = m.at(now)
-	for k, mk := range m.retries {
-		if now.Sub(mk.at) > retryMemory {
+	for k, mks := range m.retries {
+		mks = slices.DeleteFunc(mks, func(mk retryMark) bool { return now.Sub(mk.at) > retryMemory })
+		if len(mks) == 0 {
 			delete(m.retries, k)
+		} else {
+			m.retries[k] = mks
 		}
 	}
 	b := m.bucket(r.Bucket)
 	m.last++
 	e := &entry{t: m.last, req: r, b: b, input: r.Input, hold: HoldOf(r, r.Input), since: now}
 	m.entries[e.t] = e
-	if mk, ok := m.retries[r]; ok {
-		delete(m.retries, r)
+	if mks := m.retries[r]; len(mks) > 0 {
+		mk := mks[0]
+		if len(mks) == 1 {
+			delete(m.retries, r)
+		} else {
+			m.retries[r] = mks[1:]
+		}
 		e.attempt, e.since = mk.attempt, mk.since
-		b.queue = slices.Insert(b.queue, 0, e)
+		// After the retries already at the head: they keep their order.
+		i := slices.IndexFunc(b.queue, func(o *entry) bool { return o.attempt == 0 })
+		if i < 0 {
+			i = len(b.queue)
+		}
+		b.queue = slices.Insert(b.queue, i, e)
 	} else {
 		b.queue = append(b.queue, e)
 	}
@@ -449,7 +462,7 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 		return false
 	}
 	b.absorbed++
-	m.retries[e.req] = retryMark{attempt: e.attempt + 1, since: e.since, at: now}
+	m.retries[e.req] = append(m.retries[e.req], retryMark{attempt: e.attempt + 1, since: e.since, at: now})
 	return true
 }
 

@@ -380,6 +380,26 @@ func TestLearning(t *testing.T) {
 			want: []string{"admit: #1 fit #2 fit", "retry", "admit: #4 fit"},
 		},
 		{
+			name: "equal requests throttled together retry in turn, ahead of the queue",
+			c:    governor.Config{Limits: tpm(100000)},
+			steps: []step{
+				{op: "enqueue", r: req(15904, 4096)}, // #1 20000
+				{op: "enqueue", r: req(15904, 4096)}, // #2 the same
+				{op: "enqueue", r: req(0, 4096)},     // #3
+				{op: "admit"},
+				{at: 1, op: "throttle", n: 1},               // the limit is cut to 30867
+				{at: 1, op: "throttle", n: 2},               // sent before the cut: no second cut
+				{at: 2, op: "enqueue", r: req(1, 4096)},     // #4: another request
+				{at: 2, op: "enqueue", r: req(15904, 4096)}, // #5: #1's retry
+				{at: 2, op: "enqueue", r: req(15904, 4096)}, // #6: #2's retry
+				{at: 2, op: "admit"},
+				{at: 3, op: "done", n: 3, st: 500},
+				{at: 3, op: "done", n: 5, st: 500},
+				{at: 3, op: "admit"},
+			},
+			want: []string{"admit: #1 fit #2 fit #3 fit", "retry", "retry", "admit: #5 fit", "admit: #6 fit #4 fit"},
+		},
+		{
 			name: "twice, then its 429 goes on; its wait stays bounded across attempts",
 			c:    governor.Config{Limits: tpm(100000), MaxWait: 10 * time.Second},
 			steps: []step{
