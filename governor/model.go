@@ -564,9 +564,12 @@ func (m *Model) LargestCap(now time.Time, b Bucket, input, bd int, others []Stat
 	now = m.at(now)
 	bk := m.bucket(b)
 	m.refresh(bk, now)
-	l := m.loadOf(bk, now, others, time.Time{})
-	if l.limit == 0 {
+	return largestCap(m.loadOf(bk, now, others, time.Time{}).limit, input, bd)
+}
+
+func largestCap(limit, input, bd int) (int, bool) {
+	if limit <= 0 {
 		return 0, false
 	}
-	return quota.Recommend(l.limit, 1, input, burndown(bd), 0).Cap, true
+	return quota.Recommend(limit, 1, input, burndown(bd), 0).Cap, true
 }

@@ -528,6 +528,12 @@ func TestLargestCap(t *testing.T) {
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("LargestCap = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
 			}
+			// The same from the status a reader of the ledger sees.
+			st := governor.Summarize(t0, append([]governor.State{m.Export(t0, 1)}, tt.others...))
+			got, ok = st.LargestCap(tt.b, tt.input, tt.burndown)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("Status.LargestCap = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
+			}
 		})
 	}
 }

@@ -194,3 +194,16 @@ func Summarize(now time.Time, states []State) Status {
 	})
 	return s
 }
+
+// LargestCap is Governor.LargestCap for a process that only reads the
+// ledger (the launcher's offer after a 429): the largest output cap with
+// which one request of input tokens fits the limit known for bucket b; ok
+// is false when the bucket is not in s or its limit is unknown.
+func (s Status) LargestCap(b Bucket, input, burndown int) (capTokens int, ok bool) {
+	for _, bs := range s.Buckets {
+		if bs.Bucket == b {
+			return largestCap(bs.Limit, input, burndown)
+		}
+	}
+	return 0, false
+}
