@@ -178,7 +178,7 @@ func HoldOf(r Request, input int) int {
 	if r.Probe {
 		return input + bd*mt
 	}
-	return quota.Recommendation{Input: input, Burndown: bd}.Reservation(mt)
+	return quota.StartHold(input, mt, bd).High // the stricter of AWS's two readings
 }
 
 func burndown(b int) int { return min(max(b, 1), maxBurndown) }
@@ -469,7 +469,7 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 // Settled is what a finished request counts against its bucket's window:
 // input + cache writes + burndown x output; cache reads are free.
 func Settled(u Usage, bd int) int {
-	return max(u.Input, 0) + max(u.CacheWrite, 0) + burndown(bd)*min(max(u.Output, 0), maxMaxTokens)
+	return quota.Settled(min(max(u.Input, 0), maxInput), min(max(u.CacheWrite, 0), maxInput), min(max(u.Output, 0), maxMaxTokens), burndown(bd))
 }
 
 // Done settles ticket t at now to what it used and releases its hold; a
