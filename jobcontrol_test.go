@@ -18,17 +18,67 @@ import (
 // launcher's test environment.
 func shell(t *testing.T, env []string) *ptytest.Term {
 	t.Helper()
-	bash, err := exec.LookPath("bash")
+	return shellNamed(t, "bash", env)
+}
+
+// shellNamed starts the interactive shell name (bash or zsh) without its
+// startup files, its prompt "$ ", and no line editor: a line editor puts
+// the terminal in its own mode at the prompt, and the tests check that the
+// launcher left it cooked.
+func shellNamed(t *testing.T, name string, env []string) *ptytest.Term {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("bash is needed for the job-control tests: %v", err)
+		t.Fatalf("%s is needed for the job-control tests: %v", name, err)
 	}
-	// --noediting: readline would put the terminal in its own mode at the
-	// prompt, and the test checks that the launcher left it cooked.
-	cmd := exec.Command(bash, "--norc", "--noprofile", "--noediting", "-i")
+	args := []string{"--norc", "--noprofile", "--noediting", "-i"}
+	if name == "zsh" {
+		args = []string{"-f", "-i", "+Z"} // no startup files, no line editor
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(env, "PS1=$ ", "LAUNCHER="+launcherBin)
 	term := ptytest.Start(t, cmd, 24, 80)
 	term.WaitFor(t, "$ ", 10*time.Second)
 	return term
+}
+
+// Ctrl-Z, and a SIGTSTP sent to the launcher from outside, stop the job the
+// way they stop claude alone: with SIGTSTP, so the shell says it is stopped
+// without "(signal)" (its words for SIGSTOP) and $? is 128+SIGTSTP.
+func TestStopLooksLikeClaudeAlone(t *testing.T) {
+	for _, sh := range []struct{ name, stopped string }{{"bash", "Stopped"}, {"zsh", "suspended"}} {
+		for _, how := range []string{"ctrl-z", "kill-tstp"} {
+			t.Run(sh.name+"/"+how, func(t *testing.T) {
+				term := shellNamed(t, sh.name, testEnv(t, "jobcontrol"))
+				term.Write("$LAUNCHER\r")
+				term.WaitFor(t, "fake ready", 10*time.Second)
+				mark := term.Len()
+				if how == "ctrl-z" {
+					term.Write("\x1a")
+				} else if err := syscall.Kill(launcherPid(t, term), syscall.SIGTSTP); err != nil {
+					t.Fatal(err)
+				}
+				term.WaitForSince(t, mark, sh.stopped, 10*time.Second)
+				term.WaitForSince(t, mark, "$ ", 10*time.Second)
+				mark = term.Len()
+				term.Write("echo rc=$?\r")
+				term.WaitForSince(t, mark, "$ ", 10*time.Second)
+				if m := regexp.MustCompile(`rc=(\d+)`).FindSubmatch(term.Output()[mark:]); m == nil || string(m[1]) != strconv.Itoa(128+int(syscall.SIGTSTP)) {
+					t.Errorf("%s: $? after the stop: %q, want rc=%d", sh.name, m, 128+int(syscall.SIGTSTP))
+				}
+				mark = term.Len()
+				term.Write("jobs -l\r")
+				term.WaitForSince(t, mark, sh.stopped, 10*time.Second)
+				term.WaitForSince(t, mark, "$ ", 10*time.Second)
+				if out := term.Output()[mark:]; bytes.Contains(out, []byte("(signal)")) {
+					t.Errorf("%s says %q: the launcher stopped with SIGSTOP", sh.name, out)
+				}
+				term.Write("fg\r")
+				waitRaw(t, term)
+				endShell(t, term)
+			})
+		}
+	}
 }
 
 func TestCtrlZSuspendsAndFgResumes(t *testing.T) {

@@ -284,7 +284,7 @@ func fakeJobControl() int {
 		return 90
 	}
 	defer term.Restore(0, state)
-	fmt.Printf("fake ready ppid=%d\r\n", os.Getppid())
+	fmt.Printf("fake ready ppid=%d self=%d\r\n", os.Getppid(), os.Getpid())
 	var line []byte
 	buf := make([]byte, 64)
 	for {
@@ -302,6 +302,10 @@ func fakeJobControl() int {
 				cont := make(chan os.Signal, 1)
 				signal.Notify(cont, syscall.SIGCONT)
 				term.Restore(0, state)
+				// A real TUI takes a moment between giving the terminal
+				// up and saying so: its message must still reach the
+				// screen before the shell's "Stopped".
+				time.Sleep(30 * time.Millisecond)
 				fmt.Print("suspended\r\n")
 				syscall.Kill(0, syscall.SIGTSTP)
 				<-cont

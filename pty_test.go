@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -252,17 +254,18 @@ func TestPasteWhileTheOfferShowsArrivesWhole(t *testing.T) {
 // never an offer answering keys it does not show.
 func TestOfferShowsAgainAfterAStop(t *testing.T) {
 	env := testEnv(t, "replay", "FAKE_REPLAY="+finalErrorScreen(t))
-	term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
+	term := shell(t, env)
+	term.Resize(30, 80)
+	term.Write("$LAUNCHER +code\r")
 	term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
-	pid := term.Pid()
+	pid := term.ForegroundPgrp(t) // the launcher leads its job
 	if err := syscall.Kill(pid, syscall.SIGTSTP); err != nil {
 		t.Fatal(err)
 	}
 	waitProcState(t, pid, 'T')
+	term.WaitFor(t, "Stopped", 10*time.Second)
 	mark := term.Len()
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	term.Write("fg\r")
 	term.WaitForSince(t, mark, "Relaunch at 2048", 10*time.Second)
 	term.Type("please go on", 20*time.Millisecond)
 	waitForFile(t, filepath.Join(homeOf(env), "keys"), "please go on")
@@ -270,5 +273,29 @@ func TestOfferShowsAgainAfterAStop(t *testing.T) {
 		t.Errorf("claude started again:\n%s", starts)
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	term.Wait(t, 10*time.Second)
+	term.WaitForSince(t, mark, "$ ", 10*time.Second)
+}
+
+// Where no shell does job control (the launcher leads its own session, as
+// in tmux new 'claude-bedrock'), the kernel discards a stop: a SIGTSTP to
+// the launcher stops claude and continues it, and never leaves the
+// launcher stopped for good.
+func TestTSTPWithNoShellToResumeDoesNotHang(t *testing.T) {
+	term := ptytest.Start(t, execLauncher(testEnv(t, "jobcontrol")), 24, 80)
+	term.WaitFor(t, "fake ready", 10*time.Second)
+	m := regexp.MustCompile(`self=(\d+)`).FindSubmatch(term.Output())
+	if m == nil {
+		t.Fatal("no pid from the fake")
+	}
+	claude, _ := strconv.Atoi(string(m[1]))
+	if err := syscall.Kill(term.Pid(), syscall.SIGTSTP); err != nil {
+		t.Fatal(err)
+	}
+	waitProcState(t, claude, 'T')      // the launcher stopped claude…
+	waitProcState(t, claude, 'S', 'R') // …and continued it, not being stopped for ever itself
+	term.Write("ping\r")
+	term.WaitFor(t, "pong", 10*time.Second)
+	if code := term.Wait(t, 10*time.Second); code != 5 {
+		t.Errorf("exit %d, want claude's 5", code)
+	}
 }

@@ -459,6 +459,7 @@ func (r *runner) relaunch(s *session, p Proposal) (*session, error) {
 // continues it (fg), the launcher takes the terminal again and continues
 // claude.
 func (r *runner) suspend(s *session) {
+	r.settle(s, time.Now())
 	r.mu.Lock()
 	banner := r.banner // an offer on show: it shows again on the way back
 	r.mu.Unlock()
@@ -494,10 +495,38 @@ func (r *runner) reclaim(s *session) {
 	r.resize(s)
 }
 
+// How long settle waits for claude's last words before a stop: until its
+// output has paused for settleQuiet, and at most settleMax.
+const (
+	settleQuiet = 100 * time.Millisecond
+	settleMax   = time.Second
+)
+
+// settle returns once what claude wrote before it gave the terminal up
+// ("Claude Code is suspended…") has been copied to the screen: nothing is
+// left unread on the PTY and nothing was written since since, or the last
+// copy, for settleQuiet. A launcher that stopped sooner would hold those
+// words back until fg, and the shell's "Stopped" would come first.
+func (r *runner) settle(s *session, since time.Time) {
+	for deadline := time.Now().Add(settleMax); time.Now().Before(deadline); time.Sleep(settleQuiet / 10) {
+		unread, err := unix.IoctlGetInt(int(s.ptmx.Fd()), ioctlUnread)
+		r.mu.Lock()
+		last := r.lastOut
+		r.mu.Unlock()
+		if (err != nil || unread == 0) && time.Since(last) >= settleQuiet && time.Since(since) >= settleQuiet {
+			return
+		}
+	}
+	r.o.logf("claude still writing %v after it gave the terminal up; stopping anyway", settleMax)
+}
+
 // stopSelf stops the launcher, as the shell expects of a job whose program
-// stopped, and returns once it has been continued. A signal to oneself is
-// delivered asynchronously, so the return of kill proves nothing: the
-// SIGCONT that ends the stop does. Signals meanwhile are for claude.
+// stopped, and returns once it has been continued. It stops the way claude
+// alone would, with SIGTSTP at its default action, so that the shell says
+// "Stopped" (or zsh "suspended") and $? is 148, not the "(signal)" and 147
+// of SIGSTOP. A signal to oneself is delivered asynchronously, so the
+// return of kill proves nothing: the SIGCONT that ends the stop does.
+// Signals meanwhile are for claude.
 func (r *runner) stopSelf(s *session) {
 	for drained := false; !drained; {
 		select {
@@ -507,7 +536,20 @@ func (r *runner) stopSelf(s *session) {
 			drained = true
 		}
 	}
-	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // the shell sees the job stop
+	if orphaned() {
+		// Nothing waits for this job (tmux new 'claude-bedrock', say): the
+		// kernel discards a SIGTSTP here, and a SIGSTOP would be for ever.
+		r.o.logf("not stopping: the launcher's process group is orphaned")
+		return
+	}
+	stop := syscall.SIGTSTP
+	restore, err := defaultTSTP()
+	if err != nil {
+		r.o.logf("stopping with SIGSTOP: %v", err)
+		stop, restore = syscall.SIGSTOP, func() {}
+	}
+	defer restore()                     // caught again once continued
+	_ = syscall.Kill(os.Getpid(), stop) // the shell sees the job stop
 	for sig := range r.sigs {
 		if sig == syscall.SIGCONT {
 			return
@@ -515,6 +557,41 @@ func (r *runner) stopSelf(s *session) {
 		r.relayWhileStopped(s, sig)
 	}
 }
+
+// orphaned reports whether the launcher's process group is orphaned: the
+// nearest ancestor outside the group is in another session (or there is
+// none), so no shell does job control for it. When that cannot be told,
+// it says no.
+func orphaned() bool {
+	pgrp := syscall.Getpgrp()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return false
+	}
+	pid := os.Getpid()
+	for range maxAncestors {
+		ppid, err := parentOf(pid)
+		if err != nil {
+			return false
+		}
+		if ppid == 0 {
+			return true // past the top: nobody outside the group
+		}
+		pg, err := unix.Getpgid(ppid)
+		if err != nil {
+			return false
+		}
+		if pg != pgrp {
+			psid, err := unix.Getsid(ppid)
+			return err == nil && psid != sid
+		}
+		pid = ppid
+	}
+	return false
+}
+
+// maxAncestors bounds a walk up the process tree.
+const maxAncestors = 64
 
 // relayWhileStopped handles a signal that came while the launcher was
 // stopping or stopped: termination is passed on, the rest waits for the
