@@ -73,8 +73,13 @@ func TestStopLooksLikeClaudeAlone(t *testing.T) {
 				if out := term.Output()[mark:]; bytes.Contains(out, []byte("(signal)")) {
 					t.Errorf("%s says %q: the launcher stopped with SIGSTOP", sh.name, out)
 				}
+				mark = term.Len()
 				term.Write("fg\r")
-				waitRaw(t, term)
+				if how == "ctrl-z" {
+					term.WaitForSince(t, mark, "resumed", 10*time.Second) // raw again, reading
+				} else {
+					waitRaw(t, term) // stopped from outside, it says nothing on resume
+				}
 				endShell(t, term)
 			})
 		}

@@ -284,7 +284,7 @@ func fakeJobControl() int {
 		return 90
 	}
 	defer term.Restore(0, state)
-	fmt.Printf("fake ready ppid=%d self=%d\r\n", os.Getppid(), os.Getpid())
+	fmt.Printf("fake ready ppid=%d\r\n", os.Getppid())
 	var line []byte
 	buf := make([]byte, 64)
 	for {

@@ -104,13 +104,14 @@ func TestRealClaudePrintThrottledHint(t *testing.T) {
 	w.fake.Throttle(2048)
 	// claude alone, for the bytes it writes to stdout
 	wantOut, _, wantCode := claudetest.Run(t, append(append([]string{}, w.env...), "CLAUDE_CODE_MAX_OUTPUT_TOKENS=4096", "ANTHROPIC_MODEL=sonnet", "AWS_REGION=us-west-2"), t.TempDir(), 90*time.Second, "--settings", `{"env":{"CLAUDE_CODE_MAX_OUTPUT_TOKENS":"4096","ANTHROPIC_MODEL":"sonnet","AWS_REGION":"us-west-2"}}`, "-p", "hi")
-	out, stderr, code := runLauncher(t, w.env, w.dir, "", "-p", "hi")
+	// The user's own --settings holds a secret; stdin is a pipe.
+	out, stderr, code := runLauncher(t, w.env, w.dir, "", "-p", "hi", "--settings", `{"env":{"MY_API_TOKEN":"s3cr3t-token"}}`)
 	if out != wantOut || code != wantCode || code != 1 {
 		t.Errorf("stdout %q exit %d; claude alone: %q exit %d", out, code, wantOut, wantCode)
 	}
-	want := "claude-bedrock: Bedrock throttled: too many tokens per minute at cap 4096; run it again at 2048: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=2048 claude-bedrock +code -p hi\n"
-	if !strings.HasSuffix(stderr, want) {
-		t.Errorf("stderr %q\nwant it to end with %q", stderr, want)
+	want := "claude-bedrock: Bedrock throttled: too many tokens per minute at cap 4096; run it again at 2048 (with the same input piped in again): CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=2048 claude-bedrock +code -p … --settings …\n"
+	if !strings.HasSuffix(stderr, want) || strings.Contains(stderr, "s3cr3t") {
+		t.Errorf("stderr %q\nwant it to end with %q, and no secret", stderr, want)
 	}
 	rec := readIncidents(t, w.home)
 	if len(rec) != 1 || rec[0].Kind != "tokens_per_minute" || rec[0].Choice != "none" {

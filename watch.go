@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -219,24 +220,27 @@ func (w *watcher) append(inc detect.Incident, choice, notKept string) {
 // naming the incident and the command that runs it again as it proposes.
 func (w *watcher) report(inc detect.Incident) {
 	what := kindText(inc.Kind)
-	cmd := w.commandLine()
+	cmd, piped := w.commandLine(), ""
+	if pipedIn(w.a.stdin) {
+		piped = " (with the same input piped in again)"
+	}
 	p := w.profile
 	var line string
 	switch inc.Kind {
 	case detect.TokensPerMinute:
 		if next, ok := p.LowerCap(); ok {
-			line = fmt.Sprintf("%s at cap %d; run it again at %d: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, next, cmd)
+			line = fmt.Sprintf("%s at cap %d; run it again at %d%s: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, piped, next, cmd)
 		} else {
 			line = fmt.Sprintf("%s at cap %d, already at min_output_tokens; wait a minute or try another region", what, p.MaxOutputTokens)
 		}
 	case detect.CapTooLow:
 		if next, ok := p.HigherCap(); ok {
-			line = fmt.Sprintf("%s of %d; run it again at %d: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, next, cmd)
+			line = fmt.Sprintf("%s of %d; run it again at %d%s: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, piped, next, cmd)
 		} else {
 			line = fmt.Sprintf("%s of %d, the model's ceiling", what, p.MaxOutputTokens)
 		}
 	case detect.RequestsPerMinute:
-		line = fmt.Sprintf("%s; fewer parallel requests help: CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY=%d %s", what, lowerConcurrency, cmd)
+		line = fmt.Sprintf("%s; fewer parallel requests help%s: CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY=%d %s", what, piped, lowerConcurrency, cmd)
 	case detect.TokensPerDay:
 		line = what + "; a lower cap does not help: try a profile in another region"
 	case detect.ServiceUnavailable:
@@ -247,16 +251,54 @@ func (w *watcher) report(inc detect.Incident) {
 	fmt.Fprintf(w.a.stderr, "claude-bedrock: %s\n", line)
 }
 
+// pipedIn reports whether f is a pipe or a file: input that is gone once
+// read, and must be given again to run the command again.
+func pipedIn(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && (fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 || fi.Mode().IsRegular())
+}
+
+// plainValues are the options of claude whose values are names, modes,
+// numbers, session IDs or paths: never a secret, so the hint may show them.
+var plainValues = map[string]bool{
+	"--model": true, "--fallback-model": true, "--output-format": true, "--input-format": true,
+	"--permission-mode": true, "--max-turns": true, "--effort": true, "-r": true, "--resume": true,
+	"--session-id": true, "--add-dir": true, "--allowedTools": true, "--allowed-tools": true,
+	"--disallowedTools": true, "--disallowed-tools": true, "--tools": true, "--agent": true,
+	"--setting-sources": true, "--max-budget-usd": true,
+}
+
 // commandLine is the launcher's own command line, quoted for a shell, with
-// the profile named so that the same one applies when it runs again.
+// the profile named so that the same one applies when it runs again. The
+// hint goes to stderr, which may end up in a log the command line never
+// would: every word that could hold a secret is shown as "…" — the prompt,
+// and the values of options not in plainValues (an inline --settings may
+// carry AWS keys).
 func (w *watcher) commandLine() string {
 	args := w.cmdline
-	if len(args) == 0 || !strings.HasPrefix(args[0], "+") {
-		args = append([]string{"+" + w.profile.Name}, args...)
-	}
 	q := []string{"claude-bedrock"}
-	for _, a := range args {
-		q = append(q, shellQuote(a))
+	if len(args) > 0 && strings.HasPrefix(args[0], "+") {
+		q, args = append(q, shellQuote(args[0])), args[1:]
+	} else {
+		q = append(q, "+"+w.profile.Name)
+	}
+	for _, a := range parseClaudeArgs(args) {
+		switch {
+		case a.name == "":
+			q = append(q, "…")
+		case a.name == "--":
+			q = append(q, "--", "…")
+		case len(a.values) == 0:
+			q = append(q, shellQuote(a.name))
+		case plainValues[a.name]:
+			for _, word := range a.words {
+				q = append(q, shellQuote(word))
+			}
+		case strings.Contains(a.words[0], "="):
+			q = append(q, shellQuote(a.name)+"=…")
+		default:
+			q = append(q, shellQuote(a.name), "…")
+		}
 	}
 	return strings.Join(q, " ")
 }

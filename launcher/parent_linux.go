@@ -25,3 +25,23 @@ func parentOf(pid int) (int, error) {
 	}
 	return strconv.Atoi(string(f[1]))
 }
+
+// running reports whether a thread of process pid is running or waiting
+// for a CPU (state R in /proc/PID/task/TID/stat): it has more to do.
+func running(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false // gone, or no /proc: nothing to wait for
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended
+		}
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'R' {
+			return true
+		}
+	}
+	return false
+}

@@ -499,21 +499,23 @@ func (r *runner) reclaim(s *session) {
 // output has paused for settleQuiet, and at most settleMax.
 const (
 	settleQuiet = 100 * time.Millisecond
-	settleMax   = time.Second
+	settleMax   = 2 * time.Second
 )
 
 // settle returns once what claude wrote before it gave the terminal up
 // ("Claude Code is suspended…") has been copied to the screen: nothing is
-// left unread on the PTY and nothing was written since since, or the last
-// copy, for settleQuiet. A launcher that stopped sooner would hold those
-// words back until fg, and the shell's "Stopped" would come first.
+// left unread on the PTY, nothing was written since since, or the last
+// copy, for settleQuiet, and no thread of claude is running or waiting for
+// a CPU (on a loaded machine it may be about to write). A launcher that
+// stopped sooner would hold those words back until fg, and the shell's
+// "Stopped" would come first.
 func (r *runner) settle(s *session, since time.Time) {
 	for deadline := time.Now().Add(settleMax); time.Now().Before(deadline); time.Sleep(settleQuiet / 10) {
 		unread, err := unix.IoctlGetInt(int(s.ptmx.Fd()), ioctlUnread)
 		r.mu.Lock()
 		last := r.lastOut
 		r.mu.Unlock()
-		if (err != nil || unread == 0) && time.Since(last) >= settleQuiet && time.Since(since) >= settleQuiet {
+		if (err != nil || unread == 0) && time.Since(last) >= settleQuiet && time.Since(since) >= settleQuiet && !running(s.pid) {
 			return
 		}
 	}
