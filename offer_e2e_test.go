@@ -190,3 +190,38 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 		t.Errorf("incident record choices %q, want dismiss then keep", choices)
 	}
 }
+
+// On a terminal of a few rows, or a narrow one, a throttled session is
+// still noticed and recorded, and the banner still shows the new cap and
+// the keys, shortened to what fits.
+func TestRealClaudeThrottledOnSmallTerminals(t *testing.T) {
+	for _, size := range []struct{ rows, cols int }{{5, 80}, {6, 80}, {30, 20}} {
+		t.Run(itoa(size.rows)+"x"+itoa(size.cols), func(t *testing.T) {
+			w := newRealWorld(t)
+			w.fake.Throttle(2048)
+			cmd := execLauncher(w.env, "+code")
+			cmd.Dir = w.dir
+			term := ptytest.Start(t, cmd, size.rows, size.cols)
+			term.WaitForSince(t, 0, "\x1b[?2004h", 60*time.Second) // claude's input is on
+			w.fake.WaitRequests(t, 1, 60*time.Second)
+			time.Sleep(2 * time.Second) // claude settles into its prompt
+			term.Type("hello", 10*time.Millisecond)
+			term.Write("\r")
+			w.fake.WaitTurns(t, 1, 60*time.Second)
+			term.WaitForScreenState(t, "the offer, with the new cap and the keys", func(s *ptytest.Screen) bool {
+				return s.Shows("2048?") && s.Shows("y/k/n") || s.Shows("2048?") && s.Shows("y yes")
+			}, 90*time.Second)
+			time.Sleep(launcher.OfferArming)
+			term.Write("n")
+			time.Sleep(time.Second)
+			term.Write("\x03")
+			time.Sleep(500 * time.Millisecond)
+			term.Write("\x03")
+			term.Wait(t, 30*time.Second)
+			rec := readIncidents(t, w.home)
+			if len(rec) != 1 || rec[0].Kind != "tokens_per_minute" || rec[0].Choice != "dismiss" {
+				t.Errorf("incident record %+v, want one tokens_per_minute, dismissed", rec)
+			}
+		})
+	}
+}

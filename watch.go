@@ -92,8 +92,20 @@ func kindShort(k detect.Kind) string {
 	return "failed"
 }
 
+// kindCode is the shortest name of a kind: its HTTP status, or "cap".
+func kindCode(k detect.Kind) string {
+	switch k {
+	case detect.ServiceUnavailable:
+		return "503"
+	case detect.CapTooLow:
+		return "cap"
+	}
+	return "429"
+}
+
 // propose decides the offer for an incident. The banner comes in several
-// lengths, longest first: the launcher shows the first that fits.
+// lengths, longest first: the launcher shows the first that fits. Each
+// ends with the keys, and the shortest fit in 20 columns.
 func (w *watcher) propose(inc detect.Incident) (launcher.Proposal, bool) {
 	p := w.profile
 	what, short := kindText(inc.Kind), kindShort(inc.Kind)
@@ -102,6 +114,7 @@ func (w *watcher) propose(inc detect.Incident) (launcher.Proposal, bool) {
 			fmt.Sprintf("claude-bedrock: %s. %s  · n dismiss", what, long),
 			fmt.Sprintf("%s: %s · n ok", short, mid),
 			short + " · n ok",
+			kindCode(inc.Kind) + " · n ok",
 		}}
 	}
 	switch inc.Kind {
@@ -123,6 +136,7 @@ func (w *watcher) propose(inc detect.Incident) (launcher.Proposal, bool) {
 				fmt.Sprintf("claude-bedrock: %s; a lower cap does not help, fewer parallel requests do. Relaunch with CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY=%d?  y yes · n no", what, lowerConcurrency),
 				fmt.Sprintf("%s: relaunch with %d parallel tools? y yes · n no", short, lowerConcurrency),
 				short + ": fewer tools? y/n",
+				fmt.Sprintf("%s: %d tools? y/n", kindCode(inc.Kind), lowerConcurrency),
 			},
 			Relaunch: true,
 			Cap:      p.MaxOutputTokens,
@@ -148,6 +162,8 @@ func (w *watcher) capProposal(kind detect.Kind, next int) launcher.Proposal {
 			what, p.MaxOutputTokens, next, next, p.Name),
 		fmt.Sprintf("%s at cap %d. Relaunch at %d? y yes · k yes, save it · n no", kindShort(kind), p.MaxOutputTokens, next),
 		fmt.Sprintf("%s: cap %d->%d? y/k/n", kindShort(kind), p.MaxOutputTokens, next),
+		fmt.Sprintf("%s: %d→%d? y/k/n", kindCode(kind), p.MaxOutputTokens, next),
+		fmt.Sprintf("%s →%d? y/k/n", kindCode(kind), next),
 	}
 	if !canKeep {
 		text = []string{
@@ -155,6 +171,8 @@ func (w *watcher) capProposal(kind detect.Kind, next int) launcher.Proposal {
 				what, p.MaxOutputTokens, profiles.ProjectFileName, next),
 			fmt.Sprintf("%s at cap %d. Relaunch at %d? y yes · n no", kindShort(kind), p.MaxOutputTokens, next),
 			fmt.Sprintf("%s: cap %d->%d? y/n", kindShort(kind), p.MaxOutputTokens, next),
+			fmt.Sprintf("%s: %d→%d? y/n", kindCode(kind), p.MaxOutputTokens, next),
+			fmt.Sprintf("%s →%d? y/n", kindCode(kind), next),
 		}
 	}
 	return launcher.Proposal{

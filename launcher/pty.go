@@ -745,19 +745,20 @@ func (r *runner) awaitRepaint(since time.Time) {
 	}
 }
 
-// fitText returns the first text that fits in width columns, or the last
-// one cut to width.
+// fitText returns the first text that fits in width columns, or else the
+// end of the last one, after "…": the texts end with the keys to press,
+// which must show however narrow the terminal.
 func fitText(texts []string, width int) string {
 	for _, t := range texts {
 		if utf8.RuneCountInString(t) <= width {
 			return t
 		}
 	}
-	t := texts[len(texts)-1]
-	if width > 0 && utf8.RuneCountInString(t) > width {
-		t = string([]rune(t)[:width])
+	r := []rune(texts[len(texts)-1])
+	if width <= 1 {
+		return string(r[len(r)-max(width, 0):])
 	}
-	return t
+	return "…" + string(r[len(r)-width+1:])
 }
 
 // canonical reports whether the PTY is in canonical (cooked) mode: the

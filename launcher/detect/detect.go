@@ -329,6 +329,38 @@ func (d *Detector) checkRow(r int) {
 	}
 	if resend {
 		d.hintAt(r)
+	} else if r == d.progressRow && d.open && d.spinnerGone {
+		d.errorOverSpinner(r)
+	}
+}
+
+// errorOverSpinner handles row r, where the open incident's retrying line
+// was and is no more: when it now shows the end of an "API Error:"
+// message, Claude Code gave up and put its final error where it was
+// retrying. On a terminal of a few rows that is all there is to see: its
+// input box, and the hint in it, are below the last row.
+func (d *Detector) errorOverSpinner(r int) {
+	for rr := r; rr >= 0 && rr >= r-maxRows; rr-- {
+		if !bytes.Contains(d.scr.lines[rr], wordRror) {
+			continue
+		}
+		// The message down to the first row that ends a sentence, and
+		// only once it is drawn that far: a message cut where it wraps
+		// could read as another kind ("Too many tokens" of "… per day").
+		// What follows it (claude's input box) is not part of it.
+		for end, prev := r, -1; end < d.scr.rows && end != d.heldRow; end++ {
+			t := d.rowText(rr, end, false)
+			if len(t) == prev {
+				return // a blank row: the message ended unfinished
+			}
+			prev = len(t)
+			if i := bytes.Index(t, sqAPIError); i >= 0 && bytes.HasSuffix(t, []byte(".")) {
+				kind, capN := classifyFinal(t[i+len(sqAPIError):])
+				d.final(kind, capN)
+				return
+			}
+		}
+		return
 	}
 }
 

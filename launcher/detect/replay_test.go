@@ -24,6 +24,10 @@ type recording struct {
 	// UserInput where each first shows on screen (its echo in the input
 	// box), as the proxy would on Enter.
 	typed []string
+	// sentShows, when set, stands for typed: what first shows on screen
+	// once each message was sent, on a terminal too short to show the
+	// input box and what is typed in it.
+	sentShows []string
 	// replayed: the session was started with --continue, so the replay
 	// calls Reset before feeding it, as the proxy does on a relaunch.
 	replayed bool
@@ -44,6 +48,7 @@ var recordings = []recording{
 	{file: "tpm-final-w40.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
 	{file: "tpm-final-w80.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
 	{file: "tpm-final-w132.raw", typed: []string{"hello"}, want: finals(TokensPerMinute)},
+	{file: "tpm-final-r5-w80.raw", typed: []string{"hello"}, sentShows: []string{"Brewing"}, want: finals(TokensPerMinute)},
 	{file: "rpm-final-w80.raw", typed: []string{"hello"}, want: finals(RequestsPerMinute)},
 	{file: "rate-final-w80.raw", typed: []string{"hello"}, want: finals(RequestsPerMinute)},
 	{file: "tpd-final-w80.raw", typed: []string{"hello"}, want: finals(TokensPerDay), never: TokensPerMinute},
@@ -117,8 +122,11 @@ func (rc recording) load(t testing.TB) (data []byte, cols int, inputs []int) {
 		t.Fatalf("%s: no -wNN width in the name", rc.file)
 	}
 	cols, _ = strconv.Atoi(m[1]) // the pattern allows digits only
-	from := 0
-	for _, msg := range rc.typed {
+	from, shown := 0, rc.typed
+	if rc.sentShows != nil {
+		shown = rc.sentShows
+	}
+	for _, msg := range shown {
 		at := firstShown(data, from, msg)
 		if at < 0 {
 			t.Fatalf("%s: typed message %q never shows on screen", rc.file, msg)
