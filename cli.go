@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
@@ -160,6 +161,12 @@ func (a *app) resolve(s *profiles.Setup, name string) (*profiles.Resolution, err
 // user's arguments, passed on unchanged and in order. claudePath is the
 // binary named by the process-wrapper form, or "" to find claude.
 func (a *app) launch(name string, args []string, claudePath string) (int, error) {
+	if back, ok := launcher.CameBack(a.env); ok && claudePath == "" {
+		// The process-wrapper form is exempt: it names the claude to run,
+		// which Claude Code gives as its own binary, and Claude Code starts
+		// it with the environment it was itself given, mark included.
+		return a.passOn(back, args)
+	}
 	opts := launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log, Signals: a.signals}
 	s, err := a.setup()
 	if err != nil {
@@ -189,15 +196,23 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 		// they start come through the launcher again.
 		claudeArgs = args
 	}
-	env := r.Profile.Environ(a.environ)
+	// Set again for a relaunch: the profile's variables are.
+	var extra []string
+	if claudePath == "" {
+		// What this launcher found and starts as claude: if it comes back
+		// to a launcher, that one knows (see launcher.StartedVar).
+		extra = append(extra, launcher.StartedVar+"="+launcher.Started{Pid: os.Getpid(), Path: path}.String())
+	}
 	if s.Config.ProcessWrapper && self != "" {
 		// Claude Code starts its background service, agent-view sessions
 		// and its restart after an update as "<wrapper> <claude> <args>":
 		// through the launcher, they get the same profile. A launcher
 		// started that way sets it again to itself: never a second layer.
-		env = setEnv(env, "CLAUDE_CODE_PROCESS_WRAPPER", self)
+		extra = append(extra, "CLAUDE_CODE_PROCESS_WRAPPER="+self)
 	}
-	watch := a.newWatch(s, r, path, args, a.args)
+	env := withoutEnv(r.Profile.Environ(a.environ), launcher.StartedVar)
+	env = append(env, extra...)
+	watch := a.newWatch(s, r, path, args, a.args, extra)
 	if claudePath != "" && watch != nil {
 		watch.Offer = false // a process Claude Code spawned: nobody to ask
 	}
@@ -220,13 +235,39 @@ func (a *app) self() string {
 
 // setEnv returns env with key set to value.
 func setEnv(env []string, key, value string) []string {
-	out := make([]string, 0, len(env)+1)
+	return append(withoutEnv(env, key), key+"="+value)
+}
+
+// withoutEnv returns env without key.
+func withoutEnv(env []string, key string) []string {
+	out := make([]string, 0, len(env))
 	for _, kv := range env {
 		if k, _, _ := strings.Cut(kv, "="); k != key {
 			out = append(out, kv)
 		}
 	}
-	return append(out, key+"="+value)
+	return out
+}
+
+// passOn runs, in place of this launcher, the next claude on PATH with the
+// arguments and environment it was given: what the launcher that came back
+// here meant for claude, its profile included. The process is replaced
+// (exec), so claude is where this launcher was, and no second launcher
+// sits between it and the first. A second claude that comes back too ends
+// the chain with an error: one level, never more.
+func (a *app) passOn(back launcher.Started, args []string) (int, error) {
+	if back.Hops > 0 {
+		return 0, fmt.Errorf("%s runs claude-bedrock again, as did the claude before it on PATH: "+
+			"point CLAUDE_BEDROCK_CLAUDE or claude_path in the config at the real claude binary", back.Path)
+	}
+	path, err := launcher.NextClaude(a.env, a.self(), back)
+	if err != nil {
+		return 0, err
+	}
+	a.log.Printf("%s ran claude-bedrock again: running %s instead", back.Path, path)
+	env := setEnv(a.environ, launcher.StartedVar, launcher.Started{Pid: os.Getpid(), Hops: back.Hops + 1, Path: path}.String())
+	err = syscall.Exec(path, append([]string{path}, args...), env)
+	return 0, fmt.Errorf("starting %s: %w", path, err) // only if the exec failed
 }
 
 // internalInvocation reports whether args start one of Claude Code's

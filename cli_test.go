@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/claude-bedrock/claude-bedrock/launcher"
 )
 
 func settingsOf(t *testing.T, r report) map[string]string {
@@ -80,8 +82,16 @@ func TestProfileEnvironmentAndSettings(t *testing.T) {
 		"AWS_PROFILE":                   "bedrock-eu",
 		"CLAUDE_BEDROCK_PROFILE":        "eu",
 	}
-	if diff := cmp.Diff(want, settingsOf(t, r)); diff != "" {
+	// claude gets the launcher's mark; what claude runs gets it empty.
+	wantSettings := map[string]string{launcher.StartedVar: ""}
+	for k, v := range want {
+		wantSettings[k] = v
+	}
+	if diff := cmp.Diff(wantSettings, settingsOf(t, r)); diff != "" {
 		t.Errorf("--settings env (-want +got):\n%s", diff)
+	}
+	if !strings.HasSuffix(r.Env[launcher.StartedVar], ":0:"+filepath.Join(fakeDir, "claude")) {
+		t.Errorf("env %s = %q, want the launcher's mark", launcher.StartedVar, r.Env[launcher.StartedVar])
 	}
 	for k, v := range want {
 		if r.Env[k] != v {

@@ -37,7 +37,7 @@ func TestKeepIsRecordedAsWhatHappened(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := a.newWatch(s, r, "/bin/true", nil, nil)
+			w := a.newWatch(s, r, "/bin/true", nil, nil, nil)
 			inc := detect.Incident{Kind: detect.TokensPerMinute, Final: true}
 			p, ok := w.Propose(inc)
 			if !ok || !p.CanKeep || p.Cap != 2048 {

@@ -70,6 +70,7 @@ type report struct {
 	Args     []string          `json:"args"`
 	Env      map[string]string `json:"env"`
 	StdinTTY bool              `json:"stdin_tty"`
+	Ppid     int               `json:"ppid"`
 	Rows     int               `json:"rows"`
 	Cols     int               `json:"cols"`
 	// The content and permissions of a --settings file, read while claude ran.
@@ -81,7 +82,7 @@ type report struct {
 func fakeClaude(mode string) int {
 	switch mode {
 	case "report": // write what it saw to $FAKE_REPORT, exit $FAKE_EXIT
-		r := report{Args: os.Args[1:], Env: map[string]string{}, StdinTTY: term.IsTerminal(0)}
+		r := report{Args: os.Args[1:], Env: map[string]string{}, StdinTTY: term.IsTerminal(0), Ppid: os.Getppid()}
 		for _, kv := range os.Environ() {
 			k, v, _ := strings.Cut(kv, "=")
 			r.Env[k] = v

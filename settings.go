@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
@@ -29,7 +30,7 @@ import (
 // claude's command line: what the file held, tokens included, would be
 // there for any local user to read with ps.
 func withSettings(p profiles.Profile, args []string, save func(json string) (string, error)) ([]string, error) {
-	ours := p.Settings()
+	ours := clearStarted(p.Settings())
 	var out, users []string
 	at := -1 // where the merged --settings goes in out
 	for _, a := range parseClaudeArgs(args) {
@@ -57,6 +58,14 @@ func withSettings(p profiles.Profile, args []string, save func(json string) (str
 	}
 	out[at] = merged
 	return out, nil
+}
+
+// clearStarted adds launcher.StartedVar, empty, to the env block of the
+// profile's settings JSON: Claude Code applies that block to what it runs,
+// so a launcher started from inside its session is told apart from one
+// that a wrapper named claude started (see launcher.StartedVar).
+func clearStarted(settings string) string {
+	return strings.TrimSuffix(settings, "}}") + `,"` + launcher.StartedVar + `":""}}`
 }
 
 // mergeSettings overlays the user's --settings values (JSON objects or the

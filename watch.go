@@ -26,9 +26,9 @@ type watcher struct {
 	args    []string // the user's arguments for claude
 	cmdline []string // how the launcher was called, for the -p hint
 	profile profiles.Profile
-	config  string // the config file, for k (keep)
-	state   string // the state folder, for the incident record
-	extra   []string
+	config  string   // the config file, for k (keep)
+	state   string   // the state folder, for the incident record
+	extra   []string // the launch's own variables for claude, set again at a relaunch
 	// capByProject: this project's file sets the cap, and would go on
 	// overriding a cap saved in the profile here, so k is not offered.
 	capByProject bool
@@ -39,12 +39,12 @@ type watcher struct {
 
 // newWatch returns the launcher's Watch for claude args: an offer in an
 // interactive chat, a hint after a -p run, nothing for subcommands.
-func (a *app) newWatch(s *profiles.Setup, r *profiles.Resolution, path string, args, cmdline []string) *launcher.Watch {
+func (a *app) newWatch(s *profiles.Setup, r *profiles.Resolution, path string, args, cmdline, extra []string) *launcher.Watch {
 	kind := classifyClaudeArgs(args)
 	if kind == otherCommand {
 		return nil
 	}
-	w := &watcher{a: a, path: path, args: args, cmdline: cmdline, profile: r.Profile, config: s.Paths.Config, state: s.Paths.StateDir}
+	w := &watcher{a: a, path: path, args: args, cmdline: cmdline, profile: r.Profile, config: s.Paths.Config, state: s.Paths.StateDir, extra: extra}
 	if s.Project != nil && r.Sources["max_output_tokens"] == s.Project.Path {
 		w.capByProject = true
 	}

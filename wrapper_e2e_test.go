@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
+	"github.com/claude-bedrock/claude-bedrock/launcher"
 )
 
 func TestWrapperFormRunsTheNamedBinaryWithTheProfile(t *testing.T) {
@@ -122,5 +124,162 @@ func stopDaemon(t *testing.T, w *realWorld) {
 		if err == nil && pid != os.Getpid() {
 			_ = syscall.Kill(pid, syscall.SIGKILL) // a test's leftover
 		}
+	}
+}
+
+// loopGuard starts a wrapper script: it counts its runs in LOOP_RUNS and
+// gives up after a few, so that a launcher that loops fails the test
+// instead of filling the machine with launchers.
+const loopGuard = "#!/bin/sh\nn=${LOOP_RUNS:-0}\nif [ \"$n\" -ge 3 ]; then echo looped >&2; exit 42; fi\nexport LOOP_RUNS=$((n+1))\n"
+
+// A claude first on PATH that runs claude-bedrock again (a wrapper script,
+// with or without exec) never makes the launcher start itself again: the
+// launcher it runs hands over to the next claude on PATH, in its place,
+// with what the first launcher meant for claude.
+func TestAClaudeThatRunsTheLauncherAgainDoesNotLoop(t *testing.T) {
+	for _, tt := range []struct{ name, script string }{
+		{"exec script", loopGuard + "exec " + launcherBin + " \"$@\"\n"},
+		{"script", loopGuard + launcherBin + " \"$@\"\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "claude"), tt.script)
+			if err := os.Chmod(filepath.Join(dir, "claude"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			env := testEnv(t, "report", "PATH="+dir+":"+fakeDir+":/usr/bin:/bin")
+			cmd := execLauncher(env, "-p", "x")
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if code := waitCmd(t, cmd, 30*time.Second); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			r := readReport(t, env)
+			if settingsOf(t, r)["CLAUDE_BEDROCK_PROFILE"] != "code" || strings.Join(r.Args[2:], " ") != "-p x" {
+				t.Errorf("claude got %q: want the first launcher's arguments", r.Args)
+			}
+			if r.Env["LOOP_RUNS"] != "1" {
+				t.Errorf("the wrapper ran %q times, want once", r.Env["LOOP_RUNS"])
+			}
+			if want := ":1:" + filepath.Join(fakeDir, "claude"); !strings.HasSuffix(r.Env[launcher.StartedVar], want) {
+				t.Errorf("%s = %q, want it to end with %q", launcher.StartedVar, r.Env[launcher.StartedVar], want)
+			}
+			if tt.name == "exec script" && r.Ppid != cmd.Process.Pid {
+				t.Errorf("claude's parent is %d, want the first launcher %d: a launcher was left in between", r.Ppid, cmd.Process.Pid)
+			}
+		})
+	}
+}
+
+// Two claudes on PATH that both come back: the second launcher that sees
+// one stops with an error naming it. One level, never more.
+func TestTwoClaudesThatRunTheLauncherAgainStop(t *testing.T) {
+	var dirs []string
+	for range 2 {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "claude"), loopGuard+"exec "+launcherBin+" \"$@\"\n")
+		if err := os.Chmod(filepath.Join(dir, "claude"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	env := testEnv(t, "report", "PATH="+dirs[0]+":"+dirs[1]+":"+fakeDir+":/usr/bin:/bin")
+	_, stderr, code := runLauncher(t, env, t.TempDir(), "", "-p", "x")
+	want := "claude-bedrock: " + filepath.Join(dirs[1], "claude") + " runs claude-bedrock again"
+	if code != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+	if _, err := os.Stat(filepath.Join(homeOf(env), "report.json")); err == nil {
+		t.Error("a claude ran")
+	}
+}
+
+// A claude on PATH that links to another copy of the launcher (a second
+// install, say) is caught the same way; a link to this very launcher is
+// skipped when claude is looked for.
+func TestALinkToTheLauncherDoesNotLoop(t *testing.T) {
+	copyDir := t.TempDir()
+	b, err := os.ReadFile(launcherBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(copyDir, "claude-bedrock"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{launcherBin, filepath.Join(copyDir, "claude-bedrock")} {
+		dir := t.TempDir()
+		if err := os.Symlink(target, filepath.Join(dir, "claude")); err != nil {
+			t.Fatal(err)
+		}
+		env := testEnv(t, "report", "PATH="+dir+":"+fakeDir+":/usr/bin:/bin")
+		cmd := execLauncher(env, "-p", "x")
+		// Its own process group, all of which goes should it loop after all.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }) // whatever is left
+		if code := waitCmd(t, cmd, 10*time.Second); code != 0 {
+			t.Fatalf("link to %s: exit %d", target, code)
+		}
+		r := readReport(t, env)
+		if settingsOf(t, r)["CLAUDE_BEDROCK_PROFILE"] != "code" || r.Ppid != cmd.Process.Pid {
+			t.Errorf("link to %s: claude got %q from %d, want the launcher's arguments from %d", target, r.Args, r.Ppid, cmd.Process.Pid)
+		}
+	}
+}
+
+// The process-wrapper form runs the claude it names with the profile even
+// when a launcher's mark is in the environment: Claude Code starts its
+// background service with the environment it was given (measured), and
+// those processes are claude's own. The mark goes no further.
+func TestWrapperFormIgnoresTheMark(t *testing.T) {
+	fake := filepath.Join(fakeDir, "claude")
+	mark := launcher.Started{Pid: os.Getpid(), Path: "/somewhere/claude"}.String() // the test is an ancestor
+	env := testEnv(t, "report", launcher.StartedVar+"="+mark, "CLAUDE_BEDROCK_PROFILE=light")
+	if _, stderr, code := runLauncher(t, env, t.TempDir(), "", fake, "-p", "x"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := readReport(t, env)
+	if settingsOf(t, r)["CLAUDE_BEDROCK_PROFILE"] != "light" || r.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != "1024" {
+		t.Errorf("the profile was not applied: %v", r.Env)
+	}
+	if v, ok := r.Env[launcher.StartedVar]; ok {
+		t.Errorf("%s = %q passed on", launcher.StartedVar, v)
+	}
+	// Not in that form, the same mark is a launcher come back.
+	env = testEnv(t, "report", launcher.StartedVar+"="+mark, "CLAUDE_BEDROCK_PROFILE=light")
+	if _, stderr, code := runLauncher(t, env, t.TempDir(), "", "-p", "x"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if r := readReport(t, env); strings.Join(r.Args, " ") != "-p x" {
+		t.Errorf("claude got %q: want the arguments passed on as they came", r.Args)
+	}
+}
+
+// TestRealClaudeRunsTheLauncherFromAHook: claude-bedrock started from
+// inside a Claude Code session that a launcher started (here by a hook; its
+// Bash tool and scripts inherit the same environment) is no loop: it
+// launches as usual, with its own profile.
+func TestRealClaudeRunsTheLauncherFromAHook(t *testing.T) {
+	w := newRealWorld(t)
+	out := filepath.Join(t.TempDir(), "nested.out")
+	hook := launcherBin + " +light -p nested < /dev/null > " + out + " 2>&1"
+	settings := `{"hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"` + hook + `"}]}]}}`
+	if _, stderr, code := runLauncher(t, w.env, w.dir, "", "+code", "--settings", settings, "-p", "outer"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	nested, _ := os.ReadFile(out)
+	var got []string
+	for _, turn := range w.fake.Turns() {
+		text := strings.TrimSpace(strings.Join(turn.UserTexts, "\n")) // system reminders first, the prompt last
+		got = append(got, turn.Model+" "+strconv.Itoa(turn.MaxTokens)+" "+text[strings.LastIndex(text, "\n")+1:])
+	}
+	want := []string{haiku45 + " 1024 nested", sonnet45 + " 4096 outer"}
+	if !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+		t.Errorf("turns %q, want %q (the nested run said %q)", got, want, nested)
 	}
 }

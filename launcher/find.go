@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 )
 
 // ErrNotFound means no Claude Code binary could be found.
@@ -36,21 +35,7 @@ func FindClaude(env map[string]string, configured, self string) (string, error) 
 		}
 		return c.path, nil
 	}
-	for _, dir := range filepath.SplitList(env["PATH"]) {
-		if dir == "" {
-			dir = "."
-		}
-		path := filepath.Join(dir, "claude")
-		if executable(path) != nil || isSelf(path, self) {
-			continue
-		}
-		if !filepath.IsAbs(path) {
-			abs, err := filepath.Abs(path)
-			if err != nil {
-				continue
-			}
-			path = abs
-		}
+	if path := onPath(env, self); path != "" {
 		return path, nil
 	}
 	return "", fmt.Errorf("%w on PATH: %s", ErrNotFound, InstallHint)
@@ -92,6 +77,7 @@ func isSelf(path, self string) bool {
 		return false
 	}
 	// A symlink or hard link to the launcher is caught here; a wrapper script
-	// named claude that execs claude-bedrock cannot be told apart.
+	// named claude that execs claude-bedrock, or another copy of it, only
+	// once it runs (CameBack).
 	return os.SameFile(a, b)
 }
