@@ -347,7 +347,8 @@ func fakeTee() int {
 	return cmd.ProcessState.ExitCode()
 }
 
-// fakeReplay is a claude that appends its arguments to $HOME/starts, writes
+// fakeReplay is a claude that appends its arguments to $HOME/starts (and
+// two of its variables to $HOME/envs), writes
 // the recording $FAKE_REPLAY (of real Claude Code output) in raw mode, and
 // again at each SIGWINCH, and appends every byte typed to $HOME/keys until
 // it is killed.
@@ -360,6 +361,10 @@ func fakeReplay() int {
 	}
 	fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
 	f.Close()
+	if f, err := os.OpenFile(filepath.Join(home, "envs"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		fmt.Fprintf(f, "wrapper=%s started=%s\n", os.Getenv("CLAUDE_CODE_PROCESS_WRAPPER"), os.Getenv("CLAUDE_BEDROCK_STARTED"))
+		f.Close()
+	}
 	if _, err := term.MakeRaw(0); err != nil {
 		fmt.Fprintln(os.Stderr, "fake replay: raw mode:", err)
 		return 96

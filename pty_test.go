@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,6 +143,25 @@ func TestTypingWhenTheOfferShowsGoesToClaude(t *testing.T) {
 		if m := term.Mode(t); !m.Sane() {
 			t.Errorf("terminal not restored: %+v", m)
 		}
+	}
+}
+
+// A relaunch gives the new claude the launcher's own variables again: its
+// mark, and itself as the process wrapper when the config asks for one.
+func TestRelaunchKeepsTheLaunchersVariables(t *testing.T) {
+	env := testEnv(t, "replay", "FAKE_REPLAY="+finalErrorScreen(t))
+	writeFile(t, filepath.Join(homeOf(env), ".config/claude-bedrock/config.toml"), "process_wrapper = true\n")
+	term := ptytest.Start(t, execLauncher(env, "+code"), 30, 80)
+	term.WaitFor(t, "Relaunch at 2048", 10*time.Second)
+	time.Sleep(launcher.OfferArming)
+	term.Write("y")
+	waitForFile(t, filepath.Join(homeOf(env), "starts"), "--continue")
+	_ = syscall.Kill(term.Pid(), syscall.SIGTERM)
+	term.Wait(t, 10*time.Second)
+	self, _ := filepath.EvalSymlinks(launcherBin)
+	want := "wrapper=" + self + " started=" + strconv.Itoa(term.Pid()) + ":0:" + filepath.Join(fakeDir, "claude") + "\n"
+	if b, _ := os.ReadFile(filepath.Join(homeOf(env), "envs")); string(b) != want+want {
+		t.Errorf("claude's variables, first start then relaunch:\n%s\nwant twice:\n%s", b, want)
 	}
 }
 
