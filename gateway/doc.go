@@ -44,6 +44,11 @@
 //     upstream), and runs until the launcher closes its end of a pipe or
 //     signals it; then Serve lets requests in flight finish for a grace.
 //
+// The gateway process should set a soft memory limit (GOMEMLIMIT, or
+// debug.SetMemoryLimit, of 20 MiB): each stream in flight holds about 64 KiB
+// (buffers and goroutine stacks), and with Go's default GC alone 200 streams
+// keep about 36 MiB resident instead of 28 (docs/benchmarks.md, "Gateway").
+//
 // Since the launcher keeps the listening socket open, a gateway process that
 // dies can be started again on the same port: connections made meanwhile
 // wait in the socket's backlog, and requests that were in flight fail as

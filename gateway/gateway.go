@@ -17,6 +17,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -230,9 +231,23 @@ func New(cfg Config) (*Gateway, error) {
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.errorHandler,
 		ErrorLog:       g.log,
+		BufferPool:     copyBuffers{},
 	}
 	return g, nil
 }
+
+// copyBufferSize is the size of the buffer each answer is copied through:
+// large enough to pass a bulk answer in few reads, small enough that
+// hundreds of streams at once stay within a few MiB.
+const copyBufferSize = 16 << 10
+
+// copyBuffers pools the proxy's copy buffers.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // authorized reports whether r carries the session token. Both sides are
 // hashed first so that the comparison takes the same time whatever the
@@ -260,7 +275,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Read the whole body now: it is signed, measured for the Pacer and
 	// sent again after a 429; and only once it is read does the server
 	// notice a client that hangs up while its request waits in the queue.
-	body, err := io.ReadAll(io.LimitReader(r.Body, g.maxBody+1))
+	body, err := readBody(r, g.maxBody)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "ValidationException", "claude-bedrock gateway: cannot read the request body: "+err.Error())
 		return
@@ -273,6 +288,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := g.newCall(r, body)
 	defer c.finish() // also when the proxy aborts a stream claude hung up on
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+}
+
+// readBody reads a request body of at most max bytes (one more tells that it
+// is larger), into a buffer of its announced length when it has one: a
+// turn's body is held while its answer starts, and hundreds of them may be.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= max {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
+	return buf.Bytes(), err
 }
 
 // route is what the path of a request says.
@@ -464,7 +491,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.TransferEncoding = nil
 	req.Header.Del("Content-Length")
 	req.ContentLength = int64(len(c.body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c.body)), nil }
+	req.GetBody = func() (io.ReadCloser, error) { return &bodyReader{c.body}, nil }
 	var payloadHash string
 	if g.auth == SigV4 {
 		sum := sha256.Sum256(c.body)
@@ -485,11 +512,13 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := g.base.RoundTrip(req)
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests || c.lease == nil {
+			c.body = nil // sent for good: let it go while the answer streams
 			return resp, err
 		}
 		retry := c.lease.Throttled() // releases the hold
 		c.lease = nil
 		if !retry || attempt == maxAttempts {
+			c.body = nil
 			return resp, nil // Bedrock's own answer, unchanged
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain so the connection is reused
@@ -504,6 +533,26 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// bodyReader reads a request body and lets go of it once read, so that a
+// body is not kept alive by the outgoing request for as long as its answer
+// streams.
+type bodyReader struct{ b []byte }
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		r.b = nil
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	if len(r.b) == 0 {
+		r.b = nil
+	}
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { r.b = nil; return nil }
 
 // authenticate sets the upstream's authentication on req.
 func (g *Gateway) authenticate(req *http.Request, payloadHash string) error {

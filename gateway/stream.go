@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/claude-bedrock/claude-bedrock/governor"
 )
@@ -275,13 +277,52 @@ func (m *meter) chunk(msgType, eventType string, payload []byte) {
 	if msgType != "event" || eventType != "chunk" {
 		return
 	}
-	var c struct {
-		Bytes []byte `json:"bytes"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
+	b64, ok := bytesField(payload)
+	if !ok {
+		var c struct {
+			Bytes []byte `json:"bytes"`
+		}
+		if json.Unmarshal(payload, &c) == nil {
+			m.event(c.Bytes)
+		}
 		return
 	}
-	m.event(c.Bytes)
+	// Most of an answer is content-block events (text deltas), which carry
+	// no counts: tell them from the first 30 bytes, as Bedrock writes
+	// "type" first. Decoding every chunk whole would cost several times
+	// what the proxy itself costs per MB.
+	var head [30]byte
+	if len(b64) >= 40 {
+		if n, err := base64.StdEncoding.Decode(head[:], b64[:40]); err == nil && bytes.HasPrefix(head[:n], blockEvent) {
+			return
+		}
+	}
+	ev := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	n, err := base64.StdEncoding.Decode(ev, b64)
+	if err == nil {
+		m.event(ev[:n])
+	}
+}
+
+// blockEvent is how content_block_start, _delta and _stop events begin.
+var blockEvent = []byte(`{"type":"content_block_`)
+
+// bytesField finds the base64 text of a chunk payload's "bytes" field
+// without a JSON decoder. It answers false when the payload is laid out in a
+// way it does not expect (an escape in the string, say): then the caller
+// decodes the JSON.
+func bytesField(payload []byte) ([]byte, bool) {
+	const key = `"bytes":"`
+	i := bytes.Index(payload, []byte(key))
+	if i < 0 {
+		return nil, false
+	}
+	rest := payload[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || bytes.IndexByte(rest[:j], '\\') >= 0 {
+		return nil, false
+	}
+	return rest[:j], true
 }
 
 // headers reads the token counts Bedrock puts in the headers of a
@@ -315,7 +356,7 @@ type meteredBody struct {
 	scan    *frameScanner // nil for a JSON answer
 	json    []byte        // the JSON answer so far, until it outgrows maxJSONAnswer
 	jsonOff bool
-	pending []byte
+	pending *[]byte // the last read's bytes, not scanned yet
 	// eof is set when the upstream sent the whole answer; failed when the
 	// read broke off (the upstream or the client went away).
 	eof, failed bool
@@ -335,7 +376,10 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		if b.scan != nil {
-			b.pending = append(b.pending[:0], p[:n]...)
+			if b.pending == nil {
+				b.pending = pendingPool.Get().(*[]byte)
+			}
+			*b.pending = append((*b.pending)[:0], p[:n]...)
 		} else if !b.jsonOff {
 			if len(b.json)+n > maxJSONAnswer {
 				b.json, b.jsonOff = nil, true
@@ -353,11 +397,18 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// pendingPool holds the copies of the last read of each stream. A copy is
+// only held from a read to the next, and a stream spends most of its time
+// waiting for its next chunk: pooled, a few serve hundreds of streams.
+var pendingPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
 // flush scans the bytes of the previous read.
 func (b *meteredBody) flush() {
-	if len(b.pending) > 0 {
-		b.scan.Write(b.pending)
-		b.pending = b.pending[:0]
+	if b.pending != nil {
+		b.scan.Write(*b.pending)
+		*b.pending = (*b.pending)[:0]
+		pendingPool.Put(b.pending)
+		b.pending = nil
 	}
 }
 

@@ -432,3 +432,20 @@ func TestSDKClientThroughGateway(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMeter: whatever a chunk's payload holds, reading it never panics and
+// never makes a count negative.
+func FuzzMeter(f *testing.F) {
+	for _, fr := range frames(f, answerEvents) {
+		f.Add(fr[12+75 : len(fr)-4]) // roughly the payload; the fuzzer finds the rest
+	}
+	f.Add([]byte(`{"bytes":"eyJ0eXBlIjoibWVzc2FnZV9zdGFydCIsIm1lc3NhZ2UiOnsidXNhZ2UiOnsiaW5wdXRfdG9rZW5zIjotNX19fQ=="}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var m meter
+		m.chunk("event", "chunk", payload)
+		m.event(payload)
+		if u := m.usage; u.Input < 0 || u.CacheRead < 0 || u.CacheWrite < 0 || u.Output < 0 {
+			t.Errorf("negative count %+v", u)
+		}
+	})
+}
