@@ -314,3 +314,21 @@ func TestReadToken(t *testing.T) {
 		}
 	}
 }
+
+// The user's own gateway may live under a path: requests go below it.
+func TestUpstreamUnderAPath(t *testing.T) {
+	up := newUpstream(t, okJSON)
+	u := up.url(t)
+	u.Path = "/bedrock/v1"
+	_, base := newTestGateway(t, nil, Config{Upstream: Upstream{Runtime: u, Control: u}})
+	send(t, "POST", base+"/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", "", `{"max_tokens":1}`)
+	send(t, "GET", base+"/inference-profiles?type=SYSTEM_DEFINED", "", "")
+	var got []string
+	for _, r := range up.requests() {
+		got = append(got, r.Path+"?"+r.Query)
+	}
+	want := []string{"/bedrock/v1/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke?", "/bedrock/v1/inference-profiles?type=SYSTEM_DEFINED"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("upstream paths (-want +got):\n%s", d)
+	}
+}
