@@ -67,8 +67,8 @@ type Config struct {
 	// through at once.
 	Pacer governor.Pacer
 	// Burndown says how many quota tokens one output token of a model costs
-	// (the model ID without geography prefix). Nil uses the models table,
-	// 0 for a model it does not know.
+	// (the model ID without geography prefix). Nil uses models.Burndown,
+	// which answers the stricter guess for a rate no source documents.
 	Burndown func(model string) int
 	// Record receives one Record per model invocation, when it has ended.
 	// It is called on the request's goroutine: it should be quick.
@@ -211,8 +211,8 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if g.burndown == nil {
 		g.burndown = func(model string) int {
-			m, _ := models.Lookup(model) // unknown: 0, the Pacer's reading applies
-			return m.Burndown
+			rate, _ := models.Burndown(model) // undocumented: the stricter guess
+			return rate
 		}
 	}
 	if g.maxBody <= 0 {

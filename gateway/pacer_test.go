@@ -142,7 +142,7 @@ func TestPacerRequestAndProbe(t *testing.T) {
 		{Bucket: governor.Bucket{Region: "us-west-2", Model: "anthropic.claude-sonnet-4-5-20250929-v1:0", Kind: quota.Kind("us")},
 			Session: "s-1", MaxTokens: 32000, Input: len(turn) / 4, Burndown: 5},
 		{Bucket: governor.Bucket{Region: "us-west-2", Model: "anthropic.claude-opus-5-5", Kind: quota.Kind("global")},
-			Session: "s-1", MaxTokens: 1, Input: len(`{"max_tokens":1,"messages":[]}`) / 4, Burndown: 5, Probe: true},
+			Session: "s-1", MaxTokens: 1, Input: len(`{"max_tokens":1,"messages":[]}`) / 4, Burndown: 10, Probe: true},
 		{Bucket: governor.Bucket{Region: "us-west-2", Model: "anthropic.claude-haiku-4-5-20251001-v1:0", Kind: quota.Kind("")},
 			Session: "s-1", MaxTokens: 64000, Input: len(`{"max_tokens":64000}`) / 4, Burndown: 5},
 	}
