@@ -10,9 +10,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,13 +84,10 @@ func deltaFrame(tb testing.TB, text string) []byte {
 //   - ttfb: the message_start frame at once, then five deltas;
 //   - chunks: N deltas 1 ms apart, each carrying the time it was sent;
 //   - bulk: the prepared bulk answer in one go;
-//   - frames: X-Bench-MB of 330-byte chunks, each written and flushed
-//     alone, as Bedrock sends them;
 //   - slow: one delta every 20 ms for X-Bench-Seconds, or until the client
 //     hangs up (streams in flight beside the one measured).
 type benchFake struct {
 	first []byte
-	frame []byte
 	bulk  []byte
 	tb    testing.TB
 }
@@ -98,7 +95,6 @@ type benchFake struct {
 func newBenchFake(tb testing.TB, bulkMB int) (*benchFake, *upstream) {
 	f := &benchFake{first: frames(tb, answerEvents[:1])[0], tb: tb}
 	one := deltaFrame(tb, strings.Repeat("word ", 40))
-	f.frame = one
 	for len(f.bulk) < bulkMB<<20 {
 		f.bulk = append(f.bulk, one...)
 	}
@@ -128,14 +124,6 @@ func (f *benchFake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	case "bulk":
 		_, _ = w.Write(f.bulk)
-	case "frames":
-		mb, _ := strconv.Atoi(r.Header.Get("X-Bench-MB"))
-		for off := 0; off < mb<<20; off += len(f.frame) {
-			if _, err := w.Write(f.frame); err != nil {
-				return
-			}
-			fl.Flush()
-		}
 	case "slow":
 		secs, _ := strconv.Atoi(r.Header.Get("X-Bench-Seconds"))
 		end := time.Now().Add(time.Duration(secs) * time.Second)
@@ -326,106 +314,49 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkCPUPerMB: CPU time per MB of streamed answer, each proxy's own:
-// the process's CPU time for the download through it, less the direct
+// BenchmarkCPUPerMB: CPU time per MB of streamed answer (32 MB of 330-byte
+// text-delta chunks written at once, so every read fills the proxy's
+// buffer: the plain proxy's is 32 KiB, the gateway's 16 KiB), each proxy's
+// own: the process's CPU time for the download through it, less the direct
 // download's in the same iteration (the client and the fake run in this
-// process too). Two answers of 330-byte text-delta chunks:
-//   - bulk: 32 MB written at once, so every read fills the proxy's buffer
-//     (the plain proxy's is 32 KiB, the gateway's 16 KiB);
-//   - frames: 8 MB, each chunk written and flushed alone, as Bedrock
-//     streams them, so every read is one chunk.
-//
-// Metrics: proxy- and gateway-cpu-ms/MB (medians), and extra-cpu-ms/MB, the
-// median of each iteration's gateway less plain proxy: what metering,
-// signing and pacing add to a proxy. (The direct download's CPU is the
-// least steady of the three: with chunks flushed alone, a proxy's reads can
-// coalesce chunks and spare the client reads, so proxy and gateway figures
-// move together, and their difference is the steadiest figure.)
+// process too). Metrics: proxy- and gateway-cpu-ms/MB (medians), and
+// extra-cpu-ms/MB, the median of each iteration's gateway less plain proxy:
+// what metering, signing, pacing and the smaller buffer add to a proxy.
 func BenchmarkCPUPerMB(b *testing.B) {
-	_, fake := newBenchFake(b, 32)
+	const mb = 32
+	_, fake := newBenchFake(b, mb)
 	ways := benchWays(b, fake)
-	for _, tc := range []struct {
-		mode string
-		mb   int
-	}{{"bulk", 32}, {"frames", 8}} {
-		b.Run(tc.mode, func(b *testing.B) {
-			var own [2][]float64
-			var extra []float64
-			for b.Loop() {
-				cpu := make([]time.Duration, len(ways))
-				for i, w := range ways {
-					req := benchRequest(b, w, tc.mode, []byte(`{"max_tokens":4096}`))
-					req.Header.Set("X-Bench-MB", strconv.Itoa(tc.mb))
-					start := cpuTime(b)
-					resp, err := freshClient.Do(req)
-					if err != nil {
-						b.Fatal(err)
-					}
-					n, err := io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err != nil || n < int64(tc.mb)<<20 {
-						b.Fatalf("%s: %d bytes, %v", w.name, n, err)
-					}
-					cpu[i] = cpuTime(b) - start
-				}
-				p := float64(cpu[1]-cpu[0]) / 1e6 / float64(tc.mb)
-				g := float64(cpu[2]-cpu[0]) / 1e6 / float64(tc.mb)
-				own[0], own[1] = append(own[0], p), append(own[1], g)
-				extra = append(extra, float64(cpu[2]-cpu[1])/1e6/float64(tc.mb))
+	var own [2][]float64
+	var extra []float64
+	for b.Loop() {
+		cpu := make([]time.Duration, len(ways))
+		for i, w := range ways {
+			req := benchRequest(b, w, "bulk", []byte(`{"max_tokens":4096}`))
+			start := cpuTime(b)
+			resp, err := freshClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(medianF(own[0]), "proxy-cpu-ms/MB")
-			b.ReportMetric(medianF(own[1]), "gateway-cpu-ms/MB")
-			b.ReportMetric(medianF(extra), "extra-cpu-ms/MB")
-		})
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || n < mb<<20 {
+				b.Fatalf("%s: %d bytes, %v", w.name, n, err)
+			}
+			cpu[i] = cpuTime(b) - start
+		}
+		own[0] = append(own[0], float64(cpu[1]-cpu[0])/1e6/mb)
+		own[1] = append(own[1], float64(cpu[2]-cpu[0])/1e6/mb)
+		extra = append(extra, float64(cpu[2]-cpu[1])/1e6/mb)
 	}
+	b.ReportMetric(medianF(own[0]), "proxy-cpu-ms/MB")
+	b.ReportMetric(medianF(own[1]), "gateway-cpu-ms/MB")
+	b.ReportMetric(medianF(extra), "extra-cpu-ms/MB")
 }
 
 func medianF(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// benchChildEnv, when set to the fake's URL, makes the test binary a
-// gateway process of its own (see TestMain): it reads the session token
-// from stdin, as the real one reads it from a pipe, prints its address and
-// serves until stdin closes.
-const benchChildEnv = "GATEWAY_BENCH_CHILD_UPSTREAM"
-
-func benchChild(upstreamURL string) int {
-	in := bufio.NewReader(os.Stdin)
-	tok, err := ReadToken(strings.NewReader(mustLine(in)))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	u, err := url.Parse(upstreamURL)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	g, err := New(Config{Token: tok, Region: "us-west-2", Upstream: Upstream{Runtime: u, Control: u}, Auth: SigV4,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIABENCH", "benchSecret", ""), Pacer: nopPacer{}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ln, err := Listen("127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println(ln.Addr())
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		_, _ = io.Copy(io.Discard, in) // until the parent closes stdin
-		cancel()
-	}()
-	if err := g.Serve(ctx, ln); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 func mustLine(r *bufio.Reader) string {
@@ -463,6 +394,10 @@ func procKiB(pid int, field string) int {
 // chunks the clients received per stream.
 func Benchmark200Streams(b *testing.B) {
 	_, fake := newBenchFake(b, 0)
+	bin := filepath.Join(b.TempDir(), "gatewaybench")
+	if out, err := exec.Command("go", "build", "-o", bin, "../internal/gatewaybench").CombinedOutput(); err != nil {
+		b.Fatalf("building internal/gatewaybench: %v\n%s", err, out)
+	}
 	for _, tc := range []struct {
 		name    string
 		stagger time.Duration
@@ -476,15 +411,15 @@ func Benchmark200Streams(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				run200(b, fake, 200, tc.stagger, tc.secs, tc.env)
+				run200(b, bin, fake, 200, tc.stagger, tc.secs, tc.env)
 			}
 		})
 	}
 }
 
-func run200(b *testing.B, fake *upstream, streams int, stagger time.Duration, secs int, env string) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchChildEnv+"="+fake.URL)
+func run200(b *testing.B, bin string, fake *upstream, streams int, stagger time.Duration, secs int, env string) {
+	cmd := exec.Command(bin, fake.URL)
+	cmd.Env = os.Environ()
 	if env != "" {
 		cmd.Env = append(cmd.Env, env)
 	}

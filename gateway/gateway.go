@@ -97,13 +97,17 @@ type Config struct {
 // timings only, never a prompt, an answer, a header value or a credential.
 type Record struct {
 	// Time is when the request reached the gateway.
-	Time    time.Time `json:"time"`
-	Session string    `json:"session"`
-	Profile string    `json:"profile"`
+	Time time.Time `json:"time"`
+	// Session and Profile are the claude-bedrock session and profile
+	// (Config.Session, Config.Profile).
+	Session string `json:"session"`
+	Profile string `json:"profile"`
 	// Model is the model or inference-profile ID claude asked for.
-	Model     string `json:"model"`
-	Region    string `json:"region"`
-	MaxTokens int    `json:"max_tokens"`
+	Model string `json:"model"`
+	// Region is the AWS region the request went to.
+	Region string `json:"region"`
+	// MaxTokens is the request body's max_tokens (0 when it had none).
+	MaxTokens int `json:"max_tokens"`
 	// Input, CacheRead, CacheWrite and Output are the answer's token counts
 	// (Bedrock's own where it sent them).
 	Input      int `json:"input_tokens"`

@@ -15,7 +15,10 @@ import (
 // Upstream is where the gateway forwards: the Bedrock runtime (model
 // invocations) and the Bedrock control plane (inference profiles, models).
 type Upstream struct {
-	Runtime, Control *url.URL
+	// Runtime takes the model invocations (bedrock-runtime).
+	Runtime *url.URL
+	// Control takes everything else (bedrock: inference profiles, models).
+	Control *url.URL
 }
 
 // ResolveUpstream finds the upstream endpoints for region from the user's

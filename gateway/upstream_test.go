@@ -21,9 +21,6 @@ func TestMain(m *testing.M) {
 	if f := os.Getenv("GATEWAY_TEST_CREDPROC"); f != "" {
 		os.Exit(credentialProcess(f))
 	}
-	if u := os.Getenv(benchChildEnv); u != "" {
-		os.Exit(benchChild(u))
-	}
 	os.Exit(m.Run())
 }
 
