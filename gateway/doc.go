@@ -44,10 +44,12 @@
 //     upstream), and runs until the launcher closes its end of a pipe or
 //     signals it; then Serve lets requests in flight finish for a grace.
 //
-// The gateway process should set a soft memory limit (GOMEMLIMIT, or
+// The gateway process should run with a soft memory limit (GOMEMLIMIT, or
 // debug.SetMemoryLimit, of 20 MiB): each stream in flight holds about 64 KiB
-// (buffers and goroutine stacks), and with Go's default GC alone 200 streams
-// keep about 36 MiB resident instead of 28 (docs/benchmarks.md, "Gateway").
+// (buffers and goroutine stacks), and with Go's default collector alone the
+// heap may grow to twice that before it is collected. Measured with 200
+// streams at once: 29-30 MiB resident with the default collector, 23 MiB
+// with the limit (docs/benchmarks.md, "Gateway").
 //
 // Since the launcher keeps the listening socket open, a gateway process that
 // dies can be started again on the same port: connections made meanwhile
