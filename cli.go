@@ -114,6 +114,8 @@ func (a *app) dispatch(args []string) (int, error) {
 		return a.cmdTrust(word, rest)
 	case "doctor":
 		return a.cmdDoctor(rest)
+	case "status":
+		return a.cmdStatus(rest)
 	case "completion":
 		return a.cmdCompletion(rest)
 	case "complete-words": // hidden: the completion scripts run it at TAB time
@@ -345,6 +347,8 @@ Commands:
   +doctor [+NAME] [--json] [--parallel N]
                  check claude, the profile, Claude's settings files, AWS credentials,
                  the model and the quota, and recommend a cap
+  +status [--json] [--watch]
+                 what the governor knows of each quota: limit, use, waiting, 429s
   +completion SHELL
                  print shell completion for bash, zsh or fish (see the README)
   +help          this text

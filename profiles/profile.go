@@ -62,7 +62,7 @@ func Builtins() map[string]Profile {
 }
 
 // Commands are the launcher's own +words; no profile may take these names.
-var Commands = []string{"allow", "completion", "deny", "doctor", "env", "help", "profiles", "use", "version"}
+var Commands = []string{"allow", "completion", "deny", "doctor", "env", "help", "profiles", "status", "use", "version"}
 
 // hiddenCommands are +words for the launcher's own use (the completion
 // scripts call them); they are reserved like Commands but not listed.

@@ -106,7 +106,7 @@ func newGateway(ctx context.Context, spec *gatewayspec.Spec, stderr io.Writer) (
 
 	var ledger governor.Ledger
 	if err := gatewayspec.PrepareDir(spec.RuntimeDir); err == nil {
-		if l, err := governor.OpenLedger(filepath.Join(spec.RuntimeDir, "ledger")); err == nil {
+		if l, err := governor.OpenLedger(gatewayspec.LedgerDir(spec.RuntimeDir)); err == nil {
 			ledger = l
 		} else {
 			cfg.Log.Printf("no shared ledger, this session paces alone: %v", err)

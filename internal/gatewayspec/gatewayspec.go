@@ -197,6 +197,13 @@ func RuntimeDir(xdgRuntimeDir string) string {
 	return filepath.Join(os.TempDir(), "claude-bedrock-"+strconv.Itoa(os.Getuid()))
 }
 
+// LedgerDir is where, in runtimeDir, the user's session gateways keep the
+// ledger through which they share one budget per quota (package governor),
+// and which `claude-bedrock +status` reads.
+func LedgerDir(runtimeDir string) string {
+	return filepath.Join(runtimeDir, "ledger")
+}
+
 // PrepareDir creates dir (and its parents) private to the user, and checks
 // that it is a real folder the user owns that nobody else can write or
 // read: in a shared temp folder another user could have made it first.

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	quotagov "github.com/claude-bedrock/claude-bedrock/governor"
+	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
+)
+
+// TestStatusReadsTheLedger runs +status against a ledger one session
+// published to, as the table and as JSON.
+func TestStatusReadsTheLedger(t *testing.T) {
+	runtime := t.TempDir()
+	dir := gatewayspec.LedgerDir(gatewayspec.RuntimeDir(runtime))
+	l, err := quotagov.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now()
+	b := quotagov.Bucket{Region: "us-west-2", Model: "anthropic.claude-sonnet-4-5-20250929-v1:0", Kind: "cross-region model inference"}
+	err = l.Publish(quotagov.State{PID: 1, Time: now, Buckets: []quotagov.BucketState{{
+		Bucket:   b,
+		Limits:   quotagov.Limits{TokensPerMinute: 200000, Source: "service quotas"},
+		Held:     62810,
+		InFlight: 1,
+		Waiting:  2,
+		Window:   []quotagov.Tally{{At: now.Add(-10 * time.Second).UnixMilli(), N: 22000}},
+		Day:      now.Format(time.DateOnly),
+		Absorbed: 3,
+		Passed:   1,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"XDG_RUNTIME_DIR": runtime}
+
+	var out bytes.Buffer
+	if err := status(&out, env, nil); err != nil {
+		t.Fatalf("+status: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	row := strings.Fields(lines[len(lines)-1])
+	want := []string{"us-west-2", b.Model, "cross-region", "200,000", "service", "quotas", "22,000", "62,810", "1", "2", "3", "1"}
+	if diff := cmp.Diff(want, row); diff != "" {
+		t.Errorf("+status row (-want +got):\n%s\nall:\n%s", diff, out.String())
+	}
+
+	out.Reset()
+	if err := status(&out, env, []string{"--json"}); err != nil {
+		t.Fatal(err)
+	}
+	var st quotagov.Status
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("+status --json: %v\n%s", err, out.String())
+	}
+	if len(st.Buckets) != 1 || st.Buckets[0].Limit != 200000 || st.Buckets[0].Waiting != 2 || st.Buckets[0].Absorbed != 3 {
+		t.Errorf("+status --json = %+v", st)
+	}
+}
+
+// TestStatusWithNoSession says so, and a wrong flag is a usage error.
+func TestStatusWithNoSession(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{"XDG_RUNTIME_DIR": filepath.Join(t.TempDir(), "none")}
+	if err := status(&out, env, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "no governed session is running") {
+		t.Errorf("+status = %q", out.String())
+	}
+	if err := status(&out, env, []string{"--jsn"}); err == nil || !strings.Contains(err.Error(), "--json and --watch") {
+		t.Errorf("+status --jsn: %v", err)
+	}
+}
