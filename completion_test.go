@@ -25,7 +25,7 @@ const completionConfig = "[profiles.mine]\nmodel = \"sonnet\"\nregion = \"us-eas
 
 var (
 	allProfiles  = []string{"+code", "+large", "+light", "+mine"}
-	allCommands  = []string{"+allow", "+completion", "+deny", "+doctor", "+env", "+help", "+profiles", "+use", "+version"}
+	allCommands  = []string{"+allow", "+completion", "+deny", "+doctor", "+env", "+help", "+profiles", "+status", "+use", "+version"}
 	bareProfiles = []string{"code", "large", "light", "mine"}
 )
 
