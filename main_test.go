@@ -160,6 +160,7 @@ func testEnv(t *testing.T, mode string, extra ...string) []string {
 	env := []string{
 		"HOME=" + home, "PATH=" + fakeDir + ":/usr/bin:/bin", fakeEnv + "=" + mode,
 		"FAKE_REPORT=" + filepath.Join(home, "report.json"), "TERM=xterm",
+		"XDG_CONFIG_DIRS=" + t.TempDir(), // the system config folder: none from the machine
 	}
 	return append(env, extra...)
 }

@@ -172,11 +172,12 @@ func (a *app) privateSettings(text string) (string, error) {
 }
 
 // settingsDirs are the private folders a settings file may go to, best
-// first: in $XDG_RUNTIME_DIR (which may be stale: another user's after su,
-// or gone), then in the temp folder, named for the user.
+// first: in the runtime directory ($XDG_RUNTIME_DIR, on Linux /run/user/UID
+// when unset; it may be stale: another user's after su, or gone), then in
+// the temp folder, named for the user.
 func settingsDirs(env map[string]string) []string {
 	var dirs []string
-	if d := env["XDG_RUNTIME_DIR"]; filepath.IsAbs(d) {
+	if d := profiles.PathsFrom(env).RuntimeDir; filepath.IsAbs(d) {
 		dirs = append(dirs, filepath.Join(d, "claude-bedrock"))
 	}
 	return append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("claude-bedrock-%d", os.Getuid())))
