@@ -98,12 +98,7 @@ max_output_tokens = 4096
 // an unreadable one only warns.
 func TestSystemConfigThroughTheBinary(t *testing.T) {
 	env := testEnv(t, "report")
-	var system string
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "XDG_CONFIG_DIRS="); ok {
-			system = filepath.Join(v, "claude-bedrock", "config.toml")
-		}
-	}
+	system := systemConfigPath(env)
 	user := filepath.Join(homeOf(env), ".config", "claude-bedrock", "config.toml")
 	const corp = "default = \"corp\"\n[profiles.corp]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 6000\n"
 	writeFile(t, system, corp)
@@ -151,4 +146,14 @@ func TestSystemConfigThroughTheBinary(t *testing.T) {
 	if r := readReport(t, env); r.Env["CLAUDE_BEDROCK_PROFILE"] != "light" {
 		t.Errorf("profile %q, want the user's default light", r.Env["CLAUDE_BEDROCK_PROFILE"])
 	}
+}
+
+// systemConfigPath is the system config file of a testEnv environment.
+func systemConfigPath(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_CONFIG_DIRS="); ok {
+			return filepath.Join(v, "claude-bedrock", "config.toml")
+		}
+	}
+	return ""
 }

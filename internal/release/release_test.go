@@ -238,4 +238,3 @@ func noGo(t *testing.T) string {
 	}
 	return dir
 }
-
