@@ -7,7 +7,7 @@
 #
 #   ./release.sh                      version from git describe, into dist/
 #   ./release.sh v1.2.3               that version
-#   DIST=/tmp/out ./release.sh        another output folder (emptied first)
+#   DIST=/tmp/out ./release.sh        another output folder (earlier archives there are replaced)
 #   URL=https://…/download/v1.2.3 ./release.sh v1.2.3   where the formula says the archives are
 #
 # The body is wrapped in { } so that a half-downloaded script cannot run.
@@ -35,8 +35,9 @@ dist=${DIST:-dist}
 url=${URL:-https://example.invalid/claude-bedrock/releases/download/$version}
 targets="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64"
 
-rm -rf "$dist"
 mkdir -p "$dist"
+# Only what an earlier run wrote there: DIST may name a folder with other files.
+rm -f "$dist"/claude-bedrock_*.tar.gz "$dist/SHA256SUMS" "$dist/claude-bedrock.rb"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
