@@ -127,6 +127,9 @@ func profileTOML(p Profile, max int) string {
 	if p.AWSProfile != "" {
 		fmt.Fprintf(&b, "aws_profile = %s\n", strconv.Quote(p.AWSProfile))
 	}
+	if p.Burndown != 0 {
+		fmt.Fprintf(&b, "burndown = %d\n", p.Burndown)
+	}
 	return b.String()
 }
 

@@ -27,6 +27,7 @@ region = "us-east-1"
 max_output_tokens = 6000
 min_output_tokens = 2048
 aws_profile = "corp-bedrock"
+burndown = 5
 
 [profiles.code]
 model = "sonnet"
@@ -254,7 +255,7 @@ func TestEditsNeverWriteTheSystemFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "default = \"corp\"\n\n[profiles.corp]\ndescription = \"the company's\"\nmodel = \"us.anthropic.claude-sonnet-4-5-20250929-v1:0\"\nregion = \"us-east-1\"\nmax_output_tokens = 3072\nmin_output_tokens = 2048\naws_profile = \"corp-bedrock\"\n"
+	want := "default = \"corp\"\n\n[profiles.corp]\ndescription = \"the company's\"\nmodel = \"us.anthropic.claude-sonnet-4-5-20250929-v1:0\"\nregion = \"us-east-1\"\nmax_output_tokens = 3072\nmin_output_tokens = 2048\naws_profile = \"corp-bedrock\"\nburndown = 5\n"
 	if diff := cmp.Diff(want, string(b)); diff != "" {
 		t.Errorf("user file (-want +got):\n%s", diff)
 	}
