@@ -140,9 +140,9 @@ func mergeJSON(dst, src map[string]any) {
 
 // privateSettings writes merged settings to a new file only the user can
 // read and returns its path. The file goes to a private folder of the
-// launcher's in $XDG_RUNTIME_DIR (in memory, the user's alone, emptied at
-// logout) when there is one, else in the temp folder, else to the temp
-// folder itself. The launch removes it after claude has ended
+// launcher's in the runtime directory ($XDG_RUNTIME_DIR: in memory, the
+// user's alone, emptied at logout) when there is one, else in the temp
+// folder, else to the temp folder itself. The launch removes it after claude has ended
 // (a.removeTemps); the launcher's pid in its name lets the next launch
 // remove it when this launcher was killed first (removeStaleSettings).
 func (a *app) privateSettings(text string) (string, error) {
