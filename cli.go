@@ -358,5 +358,8 @@ Profile precedence: +NAME > CLAUDE_BEDROCK_PROFILE > trusted .claude-bedrock.tom
 default in the config > built-in "code". CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS overrides the cap
 for one run.
 
-Config: $XDG_CONFIG_HOME/claude-bedrock/config.toml (CLAUDE_BEDROCK_CONFIG overrides the path).
+Config: claude-bedrock/config.toml in $XDG_CONFIG_HOME (~/.config; on macOS ~/Library/Application
+Support, or ~/.config when the file is there), over a system-wide one in $XDG_CONFIG_DIRS
+(/etc/xdg; on macOS /Library/Application Support). CLAUDE_BEDROCK_CONFIG overrides the path
+of yours; +profiles names the files in use.
 `

@@ -34,8 +34,11 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 			mark, p = "*", r.Profile
 		}
 		from := "built-in"
-		if s.Config.UserDefined[name] {
+		switch {
+		case s.Config.UserDefined[name]:
 			from = "config"
+		case s.Config.FromSystem(name):
+			from = "system"
 		}
 		warnings = append(warnings, p.Warnings()...)
 		rec := "-"
@@ -74,8 +77,10 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		}
 		fmt.Fprintln(a.stdout, line)
 	}
-	if !s.Config.Exists {
-		fmt.Fprintf(a.stdout, "config file %s does not exist: the built-in profiles apply\n", s.Config.Path)
+	for _, line := range append(s.Config.Files(), s.Config.SystemWarning()) {
+		if line != "" {
+			fmt.Fprintln(a.stdout, line)
+		}
 	}
 	if rerr != nil {
 		return launcher.ExitUsage, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,4 +90,70 @@ max_output_tokens = 4096
 	if n != 3 {
 		t.Errorf("the launches showed %d warnings, want 3 (retired, above the ceiling, not in the table)", n)
 	}
+}
+
+// A system config beneath the user's, through the binary: +profiles names
+// both files and shows where each profile comes from, +use writes the
+// user's file only, a broken system file stops the launch with its path, and
+// an unreadable one only warns.
+func TestSystemConfigThroughTheBinary(t *testing.T) {
+	env := testEnv(t, "report")
+	system := systemConfigPath(env)
+	user := filepath.Join(homeOf(env), ".config", "claude-bedrock", "config.toml")
+	const corp = "default = \"corp\"\n[profiles.corp]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 6000\n"
+	writeFile(t, system, corp)
+	dir := t.TempDir()
+	out, stderr, code := runLauncher(t, env, dir, "", "+profiles")
+	if code != 0 {
+		t.Fatalf("+profiles: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"* corp     sonnet  us-east-1  6000  -            system    \n",
+		"  light    haiku   us-west-2  1024  -            built-in  quick",
+		"corp applies here: chosen by default in " + system + "\n",
+		"config " + user + " (none yet: the built-in and system profiles apply)\nsystem config " + system + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("+profiles: no %q in:\n%s", want, out)
+		}
+	}
+	if _, stderr, code := runLauncher(t, env, dir, "", "+use", "light"); code != 0 {
+		t.Fatalf("+use light: exit %d: %s", code, stderr)
+	}
+	if b, err := os.ReadFile(system); err != nil || string(b) != corp {
+		t.Errorf("+use changed the system file: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(user); err != nil || string(b) != "default = \"light\"\n" {
+		t.Errorf("+use wrote %q to the user's file, %v", b, err)
+	}
+
+	writeFile(t, system, "[profiles.corp]\nmodel = \"sonnet\"\nmax_output_tokens = 6000\nregoin = \"us-east-1\"\n")
+	_, stderr, code = runLauncher(t, env, dir, "", "-p", "hi")
+	if want := "claude-bedrock: " + system + ":4: unknown key \"profiles.corp.regoin\""; code != 2 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("a broken system file: exit %d, stderr %q, want 2 and %q", code, stderr, want)
+	}
+
+	if err := os.Remove(system); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(system, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runLauncher(t, env, dir, "", "-p", "hi")
+	if want := "claude-bedrock: system config " + system + " is not read: is a directory"; code != 0 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("an unreadable system file: exit %d, stderr %q, want 0 and %q", code, stderr, want)
+	}
+	if r := readReport(t, env); r.Env["CLAUDE_BEDROCK_PROFILE"] != "light" {
+		t.Errorf("profile %q, want the user's default light", r.Env["CLAUDE_BEDROCK_PROFILE"])
+	}
+}
+
+// systemConfigPath is the system config file of a testEnv environment.
+func systemConfigPath(env []string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_CONFIG_DIRS="); ok {
+			return filepath.Join(v, "claude-bedrock", "config.toml")
+		}
+	}
+	return ""
 }

@@ -17,6 +17,8 @@ func TestDoctorThroughTheLauncher(t *testing.T) {
 	env := testEnv(t, "report",
 		"AWS_ENDPOINT_URL=http://127.0.0.1:1", "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=doNotPrintThisSecret",
 		"AWS_EC2_METADATA_DISABLED=true", "FAKE_EXIT=0")
+	system := systemConfigPath(env)
+	writeFile(t, system, "[profiles.corp]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 6000\n")
 	start := time.Now()
 	out, stderr, code := runLauncher(t, env, t.TempDir(), "", "+doctor", "+light", "--json")
 	if elapsed := time.Since(start); elapsed > 20*time.Second {
@@ -42,6 +44,11 @@ func TestDoctorThroughTheLauncher(t *testing.T) {
 			if c.Status != "fail" || !strings.Contains(c.Summary, "127.0.0.1:1") && !strings.Contains(c.Summary, "could not reach") {
 				t.Errorf("check %s: %s %q; want fail, naming what it could not reach", c.Name, c.Status, c.Summary)
 			}
+		}
+	}
+	for _, want := range []string{`"config ~/.config/claude-bedrock/config.toml (none yet)"`, `"system config ` + system + `"`} {
+		if !strings.Contains(out, want) { // the profile check names the config files in use
+			t.Errorf("no %s in:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out+stderr, "doNotPrintThisSecret") {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs claude-bedrock from this source tree.
+# Installs claude-bedrock from this source tree, or from an unpacked release
+# archive (the binaries beside this script: no Go, no git needed).
 #
-#   ./install.sh                 build and install to ~/.local/bin
+#   ./install.sh                 build (or copy) and install to ~/.local/bin
 #   PREFIX=/usr/local ./install.sh   install to /usr/local/bin
 #   ./install.sh --alias         also add "alias claude=claude-bedrock" to your shell rc (once)
 #   ./install.sh --completions   also install shell completion for your $SHELL (bash, zsh or fish)
@@ -19,26 +20,41 @@ for arg in "$@"; do
   case "$arg" in
     --alias) add_alias=true ;;
     --completions) add_completions=true ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) die "unknown argument $arg (try --help)" ;;
   esac
 done
 
 cd "$(dirname "$0")"
-command -v go >/dev/null || die "Go is needed to build claude-bedrock: https://go.dev/dl/"
+# In an unpacked release archive the binaries are beside this script and are
+# copied (no Go, no git needed); in the source tree they are built.
+prebuilt=false
+if [ ! -f go.mod ] && [ -f claude-bedrock ] && [ -f claude-bedrock-doctor ]; then
+  prebuilt=true
+  ./claude-bedrock +version >/dev/null 2>&1 ||
+    die "$PWD/claude-bedrock does not run on this machine: download the archive for $(uname -s) $(uname -m)"
+  log "installing $(./claude-bedrock +version)"
+else
+  command -v go >/dev/null || die "Go is needed to build claude-bedrock: https://go.dev/dl/ (or install from a release archive)"
+  version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+  log "building claude-bedrock $version"
+fi
 
 prefix=${PREFIX:-$HOME/.local}
 bindir=$prefix/bin
 mkdir -p "$bindir"
-version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
-log "building claude-bedrock $version"
 # The launcher, and the doctor beside it (a binary of its own: the AWS SDK it
 # links would slow every launch).
 for pair in "claude-bedrock:." "claude-bedrock-doctor:./cmd/claude-bedrock-doctor"; do
   name=${pair%%:*} pkg=${pair#*:}
   tmp=$(mktemp "$bindir/.$name.XXXXXX")
   trap 'rm -f "$tmp"' EXIT
-  go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" "$pkg"
+  if $prebuilt; then
+    cp "$name" "$tmp"
+    chmod 755 "$tmp"
+  else
+    go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$tmp" "$pkg"
+  fi
   mv -f "$tmp" "$bindir/$name"   # atomic: a running copy keeps working
   trap - EXIT
   log "installed $bindir/$name"

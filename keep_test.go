@@ -24,7 +24,7 @@ func TestKeepIsRecordedAsWhatHappened(t *testing.T) {
 		{"not saved", "[profiles]\ncode = {model = \"sonnet\", region = \"us-west-2\", max_output_tokens = 4096}\n", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			home := t.TempDir()
+			home := isolateHome(t)
 			env := map[string]string{"HOME": home}
 			config := profiles.PathsFrom(env).Config
 			writeFile(t, config, tt.config)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adrg/xdg"
 	"github.com/creack/pty"
 	"golang.org/x/term"
 )
@@ -187,8 +188,25 @@ func testEnv(t *testing.T, mode string, extra ...string) []string {
 	env := []string{
 		"HOME=" + home, "PATH=" + fakeDir + ":/usr/bin:/bin", fakeEnv + "=" + mode,
 		"FAKE_REPORT=" + filepath.Join(home, "report.json"), "TERM=xterm",
+		"XDG_CONFIG_DIRS=" + t.TempDir(), // the system config folder: none from the machine
 	}
 	return append(env, extra...)
+}
+
+// isolateHome gives an in-process test a throw-away home of its own: the
+// process environment, where the xdg package finds the base directories,
+// points at it, with no system config from the machine.
+func isolateHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Cleanup(xdg.Reload) // after t.Setenv has put the old values back
+	t.Setenv("HOME", home)
+	for _, k := range []string{"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "CLAUDE_BEDROCK_CONFIG"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("XDG_CONFIG_DIRS", t.TempDir())
+	xdg.Reload()
+	return home
 }
 
 func homeOf(env []string) string {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
 // withSettings returns the arguments for claude: the user's, in order, with
@@ -147,9 +148,9 @@ func mergeJSON(dst, src map[string]any) {
 
 // privateSettings writes merged settings to a new file only the user can
 // read and returns its path. The file goes to a private folder of the
-// launcher's in $XDG_RUNTIME_DIR (in memory, the user's alone, emptied at
-// logout) when there is one, else in the temp folder, else to the temp
-// folder itself. The launch removes it after claude has ended
+// launcher's in the runtime directory ($XDG_RUNTIME_DIR: in memory, the
+// user's alone, emptied at logout) when there is one, else in the temp
+// folder, else to the temp folder itself. The launch removes it after claude has ended
 // (a.removeTemps); the launcher's pid in its name lets the next launch
 // remove it when this launcher was killed first (removeStaleSettings).
 func (a *app) privateSettings(text string) (string, error) {
@@ -179,11 +180,12 @@ func (a *app) privateSettings(text string) (string, error) {
 }
 
 // settingsDirs are the private folders a settings file may go to, best
-// first: in $XDG_RUNTIME_DIR (which may be stale: another user's after su,
-// or gone), then in the temp folder, named for the user.
+// first: in the runtime directory ($XDG_RUNTIME_DIR, on Linux /run/user/UID
+// when unset; it may be stale: another user's after su, or gone), then in
+// the temp folder, named for the user.
 func settingsDirs(env map[string]string) []string {
 	var dirs []string
-	if d := env["XDG_RUNTIME_DIR"]; filepath.IsAbs(d) {
+	if d := profiles.PathsFrom(env).RuntimeDir; filepath.IsAbs(d) {
 		dirs = append(dirs, filepath.Join(d, "claude-bedrock"))
 	}
 	return append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("claude-bedrock-%d", os.Getuid())))

@@ -35,6 +35,13 @@ go test -count=1 -run '^TestBinaryVersion$' ./internal/claudetest
 log "go vet"
 go vet ./...
 
+# The release archives, cross-built for every platform as a compile check
+# (nothing is published); internal/release then checks them, from a warm cache.
+log "cross-building the release archives"
+dist=$(mktemp -d)
+DIST=$dist ./release.sh
+rm -rf "$dist"
+
 log "go test"
 go test -race -count=1 "$@" ./...
 }

@@ -52,6 +52,9 @@ type Input struct {
 	ProjectFile  string  // the project file that applies here, or ""
 	ProjectTrust string  // its trust state: "", "trusted", "not trusted", "changed since +allow", "denied"
 	ConfigPath   string  // the user config file, named in fixes; may be ""
+	ConfigExists bool    // whether the user config file exists
+	SystemConfig string  // the system config file read beneath it, or ""
+	ConfigWarn   string  // why a system config file was not read, or ""
 	Values       []Value // every resolved profile value with its source
 
 	Model           string // alias or inference-profile ID, as the profile says

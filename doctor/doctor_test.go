@@ -300,6 +300,8 @@ func baseInput(t *testing.T, f *fakeAWS, home string) Input {
 			{"aws_profile", "dev", "config ~/.config/claude-bedrock/config.toml"},
 		},
 		ConfigPath:          filepath.Join(home, ".config", "claude-bedrock", "config.toml"),
+		ConfigExists:        true,
+		SystemConfig:        "/etc/xdg/claude-bedrock/config.toml",
 		Model:               "sonnet",
 		Region:              "us-west-2",
 		MaxOutputTokens:     4096,
@@ -427,6 +429,8 @@ func TestProblems(t *testing.T) {
 	in := baseInput(t, f, home)
 	in.ProjectFile = filepath.Join(home, "project", ".claude-bedrock.toml")
 	in.ProjectTrust = "changed since +allow"
+	in.ConfigExists, in.SystemConfig = false, ""
+	in.ConfigWarn = "system config /etc/xdg/claude-bedrock/config.toml is not read: permission denied (ask the administrator to fix it; the built-in and your own profiles apply)"
 	in.MaxOutputTokens = 32000
 	in.Values[2] = Value{"max_output_tokens", "32000", "config ~/.config/claude-bedrock/config.toml"}
 	in.ClaudePath, in.ClaudeErr = "", errors.New("claude is not on PATH")

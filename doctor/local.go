@@ -88,6 +88,20 @@ func checkProfile(in Input) Check {
 		kv := v.Key + " = " + v.Value
 		c.Details = append(c.Details, fmt.Sprintf("%-*s  (%s)", width, kv, v.Source))
 	}
+	if in.ConfigPath != "" {
+		line := "config " + tilde(in, in.ConfigPath)
+		if !in.ConfigExists {
+			line += " (none yet)"
+		}
+		c.Details = append(c.Details, line)
+	}
+	if in.SystemConfig != "" {
+		c.Details = append(c.Details, "system config "+in.SystemConfig)
+	}
+	if in.ConfigWarn != "" {
+		c.Status = Warn
+		c.Details = append(c.Details, in.ConfigWarn)
+	}
 	if in.ProjectFile != "" {
 		file := tilde(in, in.ProjectFile)
 		switch in.ProjectTrust {

@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Config is the user's config file, merged over the built-in profiles.
+// Config is the user's config file, merged over the system's (see
+// system.go) and the built-in profiles.
 type Config struct {
 	Path           string // the file it was read from (it may not exist)
 	Exists         bool   // whether the file exists
@@ -17,6 +18,7 @@ type Config struct {
 	ProcessWrapper bool   // process_wrapper: cover the processes Claude Code spawns
 	Profiles       map[string]Profile
 	UserDefined    map[string]bool // which profiles the file defines (a same-named built-in is replaced)
+	System         *SystemLayer    // the system config beneath the user's, or nil
 	doc            *tomlDoc
 	text           []byte // the file as read, for an edit (nil: no file)
 }
@@ -28,18 +30,23 @@ type tomlConfig struct {
 	Profiles       map[string]tomlProfile `toml:"profiles"`
 }
 
-// LoadConfig reads the config file at path. A missing file is not an error:
-// the built-in profiles apply. Every profile in the file is checked, so a typo
-// anywhere is reported before anything runs; env supplies the region of a
-// profile that sets none (AWS_REGION, then AWS_DEFAULT_REGION).
+// LoadConfig reads the config file at path, over the system config (see
+// LoadSystem). A missing file is not an error: the built-in and system
+// profiles apply. Every profile in the file is checked, so a typo anywhere is
+// reported before anything runs; env supplies the region of a profile that
+// sets none (AWS_REGION, then AWS_DEFAULT_REGION).
 func LoadConfig(path string, env map[string]string) (*Config, error) {
+	sys, err := LoadSystem(PathsFrom(env).System, env)
+	if err != nil {
+		return nil, err
+	}
 	data, err := readLimited(path, "config file", "is it your config? Keep it below that, or point CLAUDE_BEDROCK_CONFIG at the right file")
 	if errors.Is(err, fs.ErrNotExist) {
 		// A link into dotfiles that moved is not the same as no config.
 		if _, err := resolveLink(path); err != nil {
 			return nil, err
 		}
-		return &Config{Path: path, Profiles: Builtins(), UserDefined: map[string]bool{}}, nil
+		return sys.config(path), nil
 	}
 	var tooLarge *tooLargeError
 	if errors.As(err, &tooLarge) {
@@ -48,12 +55,14 @@ func LoadConfig(path string, env map[string]string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return parseConfig(path, data, env)
+	return parseConfig(path, data, env, sys)
 }
 
-// parseConfig reads the config in data, which came from path.
-func parseConfig(path string, data []byte, env map[string]string) (*Config, error) {
-	c := &Config{Path: path, Exists: true, Profiles: Builtins(), UserDefined: map[string]bool{}, text: data}
+// parseConfig reads the config in data, which came from path, over the
+// layer beneath it (nil: the built-in profiles alone).
+func parseConfig(path string, data []byte, env map[string]string, under *SystemLayer) (*Config, error) {
+	c := under.config(path)
+	c.Exists, c.text = true, data
 	var tc tomlConfig
 	doc, err := decodeStrict(path, data, &tc)
 	if err != nil {

@@ -26,8 +26,9 @@ func SetDefault(path, name string, env map[string]string) error {
 }
 
 // SetCap sets max_output_tokens of the named profile in the config file at
-// path, keeping everything else. A built-in profile is first written out in
-// full, so that it keeps its other values. Locked as SetDefault is.
+// path, keeping everything else. A built-in or system profile is first
+// written out in full, so that it keeps its other values. Locked as
+// SetDefault is.
 func SetCap(path, name string, cap int, env map[string]string) error {
 	return lockConfig(path, func() error { return setCap(path, name, cap, env) })
 }
@@ -46,11 +47,10 @@ func setCap(path, name string, cap int, env map[string]string) error {
 	}
 	table := []string{"profiles", name}
 	if !c.UserDefined[name] {
-		// A new [profiles.NAME] replaces the built-in whole: write all of it.
-		data := c.text
-		nl := lineEnding(data)
-		block := fmt.Sprintf("%s[profiles.%s]%smodel = %q%sregion = %q%smax_output_tokens = %d%s", nl, name, nl, p.Model, nl, p.Region, nl, cap, nl)
-		return writeChecked(path, env, appendText(data, block), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
+		// A new [profiles.NAME] replaces the built-in or system one whole:
+		// write all of it (the system file itself is never written).
+		block := strings.ReplaceAll(profileTOML(p, cap), "\n", lineEnding(c.text))
+		return writeChecked(c, env, appendText(c.text, block), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
 	}
 	return editConfig(c, env, table, "max_output_tokens", strconv.Itoa(cap), func(c *Config) bool { return c.Profiles[name].MaxOutputTokens == cap })
 }
@@ -76,12 +76,11 @@ func lineEnding(data []byte) string {
 // editing the text it was read from so that comments and layout stay, then
 // checks the result reads back as wanted before it replaces the file.
 func editConfig(c *Config, env map[string]string, table []string, key, value string, ok func(*Config) bool) error {
-	path := c.Path
 	// A byte-order mark stays where it is, at the very start: the edit
 	// works on the text after it.
 	bom, data := cutBOM(c.text)
 	write := func(edited []byte) error {
-		return writeChecked(path, env, append(append([]byte{}, bom...), edited...), ok)
+		return writeChecked(c, env, append(append([]byte{}, bom...), edited...), ok)
 	}
 	full := strings.Join(append(append([]string{}, table...), key), ".")
 	if edited, found := replaceValue(data, full, value); found {
@@ -126,14 +125,16 @@ func replaceValue(data []byte, full, value string) ([]byte, bool) {
 	return edited, edited != nil
 }
 
-// writeChecked writes data to path atomically if it parses as a valid config
-// on which ok holds; otherwise it leaves the file alone and says so.
-func writeChecked(path string, env map[string]string, data []byte, ok func(*Config) bool) error {
+// writeChecked writes data to the file of c atomically if it parses, over
+// the same system layer, as a valid config on which ok holds; otherwise it
+// leaves the file alone and says so.
+func writeChecked(c *Config, env map[string]string, data []byte, ok func(*Config) bool) error {
+	path := c.Path
 	if len(data) > MaxFileSize {
 		return &tooLargeError{path, "config file", "the change was not made"}
 	}
-	c, err := parseConfig(path, data, env)
-	if err != nil || !ok(c) {
+	edited, err := parseConfig(path, data, env, c.System)
+	if err != nil || !ok(edited) {
 		return fmt.Errorf("could not edit %s automatically (its layout is unusual): make the change by hand", path)
 	}
 	return writeFileAtomic(path, data, 0o644)

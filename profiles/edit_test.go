@@ -85,7 +85,7 @@ func TestSetCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "# keep me\n[profiles.work]\nmodel = \"sonnet\" # the model\nregion = \"us-east-1\"\nmax_output_tokens = 1500 # was\n" +
-		"\n[profiles.large]\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"
+		"\n[profiles.large]\ndescription = \"long answers, big refactors\"\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"
 	if diff := cmp.Diff(want, readFile(t, w.configPath())); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
@@ -152,7 +152,7 @@ func TestEditsGoThroughASymlinkedConfig(t *testing.T) {
 		{"SetCap", func(path string, env map[string]string) error { return profiles.SetCap(path, "work", 1500, env) },
 			"default = \"code\"\n\n[profiles.work]\nmodel = \"sonnet\"\nregion = \"us-east-1\"\nmax_output_tokens = 1500\n"},
 		{"SetCap of a built-in", func(path string, env map[string]string) error { return profiles.SetCap(path, "large", 4096, env) },
-			before + "\n[profiles.large]\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"},
+			before + "\n[profiles.large]\ndescription = \"long answers, big refactors\"\nmodel = \"opus\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,9 +21,9 @@ func TestEditsKeepTheFilesLineEnding(t *testing.T) {
 	}{
 		{"+use adds default at the top", work, "default = \"light\"\n" + work, setDefaultLight},
 		{"+use replaces default", "default = \"code\"\n" + work, "default = \"light\"\n" + work, setDefaultLight},
-		{"k saves a built-in profile", work, work + "\n[profiles.light]\nmodel = \"haiku\"\nregion = \"us-west-2\"\nmax_output_tokens = 2048\n",
+		{"k saves a built-in profile", work, work + "\n[profiles.light]\ndescription = \"quick questions, small edits\"\nmodel = \"haiku\"\nregion = \"us-west-2\"\nmax_output_tokens = 2048\n",
 			func(path string, env map[string]string) error { return profiles.SetCap(path, "light", 2048, env) }},
-		{"k saves a built-in profile after a last line with no ending", strings.TrimSuffix(work, "\n"), work + "\n[profiles.light]\nmodel = \"haiku\"\nregion = \"us-west-2\"\nmax_output_tokens = 2048\n",
+		{"k saves a built-in profile after a last line with no ending", strings.TrimSuffix(work, "\n"), work + "\n[profiles.light]\ndescription = \"quick questions, small edits\"\nmodel = \"haiku\"\nregion = \"us-west-2\"\nmax_output_tokens = 2048\n",
 			func(path string, env map[string]string) error { return profiles.SetCap(path, "light", 2048, env) }},
 	}
 	for _, tt := range tests {

@@ -13,17 +13,19 @@ import (
 
 // world is a throw-away home with a config file and a project tree.
 type world struct {
-	t    *testing.T
-	home string
-	env  map[string]string
-	proj string // a project root
-	cwd  string // a folder two levels below it
+	t      *testing.T
+	home   string
+	system string // a system config directory (XDG_CONFIG_DIRS)
+	env    map[string]string
+	proj   string // a project root
+	cwd    string // a folder two levels below it
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	home := t.TempDir()
-	w := &world{t: t, home: home, env: map[string]string{"HOME": home}}
+	w := &world{t: t, home: home, system: t.TempDir(), env: map[string]string{"HOME": home}}
+	useDirs(t, home, w.system)
 	w.proj = filepath.Join(home, "src", "proj")
 	w.cwd = filepath.Join(w.proj, "a", "b")
 	if err := os.MkdirAll(w.cwd, 0o755); err != nil {

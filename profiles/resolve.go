@@ -42,6 +42,9 @@ type Resolution struct {
 // profile is the one in use) and CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS.
 func (s *Setup) Resolve(flag string) (*Resolution, error) {
 	r := &Resolution{Sources: map[string]string{}}
+	if w := s.Config.SystemWarning(); w != "" {
+		r.Notices = append(r.Notices, w)
+	}
 	proj := s.Project
 	if proj != nil {
 		if n := proj.Notice(); n != "" {
@@ -63,7 +66,7 @@ func (s *Setup) Resolve(flag string) (*Resolution, error) {
 	case proj != nil:
 		name, r.ChosenBy = proj.Profile, fmt.Sprintf("%s (trusted)", proj.Path)
 	case s.Config.Default != "":
-		name, r.ChosenBy = s.Config.Default, "default in "+s.Config.Path
+		name, r.ChosenBy = s.Config.Default, "default in "+s.Config.DefaultFrom()
 	default:
 		name, r.ChosenBy = DefaultProfile, "built-in default"
 	}
@@ -72,8 +75,8 @@ func (s *Setup) Resolve(flag string) (*Resolution, error) {
 		return nil, fmt.Errorf("no profile %q (chosen by %s); %s", name, r.ChosenBy, s.Config.knownList())
 	}
 	base := "built-in profile " + name
-	if s.Config.UserDefined[name] {
-		base = "[profiles." + name + "] in " + s.Config.Path
+	if f := s.Config.DefinedIn(name); f != "" {
+		base = "[profiles." + name + "] in " + f
 	}
 	for _, k := range profileKeys {
 		r.Sources[k] = base

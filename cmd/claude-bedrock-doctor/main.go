@@ -103,6 +103,8 @@ func doctorInput(env map[string]string, cwd string, s *profiles.Setup, r *profil
 		Profile:         p.Name,
 		ChosenBy:        r.ChosenBy,
 		ConfigPath:      s.Paths.Config,
+		ConfigExists:    s.Config.Exists,
+		ConfigWarn:      s.Config.SystemWarning(),
 		Model:           p.Model,
 		Region:          p.Region,
 		MaxOutputTokens: p.MaxOutputTokens,
@@ -119,6 +121,9 @@ func doctorInput(env map[string]string, cwd string, s *profiles.Setup, r *profil
 		if src, ok := r.Sources[k]; ok {
 			in.Values = append(in.Values, doctor.Value{Key: k, Value: p.Value(k), Source: src})
 		}
+	}
+	if l := s.Config.System; l != nil && l.Config != nil {
+		in.SystemConfig = l.Path
 	}
 	if pr := s.Project; pr != nil {
 		in.ProjectFile, in.ProjectTrust = pr.Path, pr.Trust.String()
