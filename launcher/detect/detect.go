@@ -126,6 +126,7 @@ type Detector struct {
 	seq       int
 	lastFinal int64 // plain output: where the last reported line began
 	heldRow   int   // the cursor's row while scanDirty holds it, else -1
+	hints     int   // the Resend hint read being drawn, see Hints
 
 	// The spinner row of the open incident, and whether it has stopped
 	// showing "attempt a/b" (between retries, when the retry succeeded, or
@@ -226,6 +227,18 @@ const goneFrames = 5
 // gone long enough that the failure is over without a final error.
 func (d *Detector) recovered() bool {
 	return d.open && d.spinnerGone && d.frame-d.goneFrame > goneFrames
+}
+
+// Hints returns how many times the detector has read Claude Code's
+// "Resend your message" hint being drawn, whether or not it made an
+// incident Final. After asking claude to repaint a screen that shows a
+// final error, a count grown since says the old error has been read again:
+// from then on, what the user sends cannot make the detector take it for
+// a new one.
+func (d *Detector) Hints() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hints
 }
 
 // Reset forgets the screen and any open incident, and treats everything
@@ -455,11 +468,12 @@ func (d *Detector) start() {
 // hintAt handles row r, which may show the "Resend your message" hint that
 // Claude Code puts in its input box after giving up.
 func (d *Detector) hintAt(r int) {
-	if !d.open && !d.armed {
-		return // already reported, or part of a replay
-	}
 	if !bytes.Contains(d.rowText(r, r, false), sqHint) {
 		return
+	}
+	d.hints++
+	if !d.open && !d.armed {
+		return // already reported, or part of a replay
 	}
 	// The newest "API Error:" line is the nearest one above the hint.
 	kind, capN := KindNone, 0

@@ -251,6 +251,31 @@ func TestNewIncidentNeedsUserInput(t *testing.T) {
 	}
 }
 
+// Hints counts each drawing of the Resend hint that the detector reads,
+// those of a repaint that makes no incident included: the launcher waits
+// on it to know that claude has drawn an old final error again.
+func TestHintsCountRepaints(t *testing.T) {
+	final := message(12, "API Error: Request rejected (429) · Too many tokens, please wait", "before trying again.") + hint(27)
+	d := New()
+	d.Resize(80, 30)
+	var got []int
+	for _, c := range []string{
+		at(5, 0) + "working" + park,
+		final,
+		"\x1b[2J" + final, // a repaint after a resize
+		"\x1b[2J" + at(27, 0) + "❯\u00a0next\x1b[K" + park,
+	} {
+		d.Write([]byte(c))
+		got = append(got, d.Hints())
+	}
+	if diff := cmp.Diff([]int{0, 1, 2, 2}, got); diff != "" {
+		t.Errorf("Hints after each write (-want +got):\n%s", diff)
+	}
+	if n := len(d.Incidents()); n != 1 {
+		t.Errorf("%d incidents, want 1: a repaint is no new one", n)
+	}
+}
+
 func TestResetIgnoresReplay(t *testing.T) {
 	final := message(12, "API Error: Request rejected (429) · Too many tokens, please wait", "before trying again.") + hint(27)
 	got := run(t, 80,
