@@ -127,6 +127,7 @@ type Detector struct {
 	lastFinal int64 // plain output: where the last reported line began
 	heldRow   int   // the cursor's row while scanDirty holds it, else -1
 	hints     int   // the Resend hint read being drawn, see Hints
+	hintSeen  bool  // the hint was read since the last UserInput, see HintShown
 
 	// The spinner row of the open incident, and whether it has stopped
 	// showing "attempt a/b" (between retries, when the retry succeeded, or
@@ -212,6 +213,7 @@ func (d *Detector) UserInput() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.armed = true
+	d.hintSeen = false
 	if d.recovered() {
 		d.open = false
 	}
@@ -241,6 +243,17 @@ func (d *Detector) Hints() int {
 	return d.hints
 }
 
+// HintShown reports whether Claude Code's Resend hint has been read since
+// the user last sent something: it is on screen, and a repaint of claude's
+// screen draws it again (see Hints). On a terminal too short to show the
+// input box a final error is read where claude was retrying, and there is
+// no hint.
+func (d *Detector) HintShown() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hintSeen
+}
+
 // Reset forgets the screen and any open incident, and treats everything
 // drawn from now on as old until UserInput is called. Call it when a new
 // claude process starts on the same terminal with `--continue` or
@@ -250,6 +263,7 @@ func (d *Detector) Reset() {
 	defer d.mu.Unlock()
 	d.scr.reset()
 	d.armed = false
+	d.hintSeen = false
 	d.open = false
 	d.progressRow = -1
 	d.scr.watchRow = -1
@@ -472,6 +486,7 @@ func (d *Detector) hintAt(r int) {
 		return
 	}
 	d.hints++
+	d.hintSeen = true
 	if !d.open && !d.armed {
 		return // already reported, or part of a replay
 	}
