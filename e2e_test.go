@@ -120,6 +120,7 @@ func TestRealClaudeInteractiveGetsTheProfileOnTheWire(t *testing.T) {
 		t.Errorf("user text on the wire: %q", got)
 	}
 	term.WaitForScreen(t, fakebedrock.DefaultReply, 30*time.Second)
+	waitIdle(t, term)
 	term.Write("\x03") // two Ctrl-C in a row end the session
 	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
 	term.Write("\x03")

@@ -395,8 +395,9 @@ func fakeTee() int {
 // fakeReplay is a claude that appends its arguments to $HOME/starts (and
 // two of its variables to $HOME/envs), writes
 // the recording $FAKE_REPLAY (of real Claude Code output) in raw mode, and
-// again at each SIGWINCH, and appends every byte typed to $HOME/keys until
-// it is killed.
+// again at each SIGWINCH (after its mouse modes, $FAKE_REPAINT_DELAY later,
+// one at a time), and appends every byte typed to $HOME/keys until it is
+// killed.
 func fakeReplay() int {
 	home := os.Getenv("HOME")
 	f, err := os.OpenFile(filepath.Join(home, "starts"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -420,10 +421,15 @@ func fakeReplay() int {
 		return 97
 	}
 	os.Stdout.Write(rec)
+	delay, _ := time.ParseDuration(os.Getenv("FAKE_REPAINT_DELAY"))
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	go func() {
 		for range winch { // a TUI draws its whole screen again at a resize
+			// As Claude Code does: its mouse modes again at once, then
+			// the screen, later on a busy machine.
+			os.Stdout.WriteString("\x1b[?1000h\x1b[?1002h\x1b[?1003h\x1b[?1006h")
+			time.Sleep(delay)
 			os.Stdout.Write(append([]byte("\x1b[2J\x1b[H"), rec...))
 		}
 	}()

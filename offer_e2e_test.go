@@ -77,6 +77,7 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 				t.Errorf("offered again after the relaunch (%d times): the replayed error is not a new incident", n)
 			}
 
+			waitIdle(t, term)
 			term.Write("\x03")
 			term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
 			term.Write("\x03")
@@ -92,6 +93,17 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitIdle waits until claude has ended its turn. Its answer on screen is
+// not enough: on a busy machine it is drawn before the turn ends, and a
+// Ctrl-C then interrupts the request instead of asking for a second one
+// to quit.
+func waitIdle(t *testing.T, term *ptytest.Term) {
+	t.Helper()
+	term.WaitForScreenState(t, "claude idle", func(s *ptytest.Screen) bool {
+		return s.Shows("? for shortcuts") && !s.Shows("esc to interrupt")
+	}, 60*time.Second)
 }
 
 func itoa(n int) string {
@@ -175,7 +187,8 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 	if got := turns[len(turns)-1].MaxTokens; got != 2048 {
 		t.Errorf("after k max_tokens = %d, want 2048", got)
 	}
-	term.WaitForScreenSince(t, mark, fakebedrock.DefaultReply, 30*time.Second) // idle again: Ctrl-C now quits
+	term.WaitForScreenSince(t, mark, fakebedrock.DefaultReply, 30*time.Second)
+	waitIdle(t, term) // Ctrl-C now quits
 	term.Write("\x03")
 	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
 	term.Write("\x03")

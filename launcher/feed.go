@@ -34,17 +34,18 @@ const (
 // milliseconds in each window.
 type feed struct {
 	det     *detect.Detector
-	skipped bool // output was skipped since the detector last read
+	now     func() time.Time // the clock: time.Now, a stepped one in tests
+	skipped bool             // output was skipped since the detector last read
 
 	windowStart time.Time
 	windowBytes int
 }
 
-func newFeed(det *detect.Detector) *feed { return &feed{det: det} }
+func newFeed(det *detect.Detector) *feed { return &feed{det: det, now: time.Now} }
 
 // write gives p to the detector, or skips it when the budget is spent.
 func (f *feed) write(p []byte) {
-	if now := time.Now(); now.Sub(f.windowStart) > feedWindow {
+	if now := f.now(); now.Sub(f.windowStart) > feedWindow {
 		f.windowStart, f.windowBytes = now, 0
 	}
 	f.windowBytes += len(p)

@@ -296,7 +296,7 @@ func (r *runner) loop(s *session) (int, error) {
 				// old error, drawn again, for a new one.
 				r.sb.detach()
 				r.sb.release(rest)
-				r.awaitRepaint(r.dismissBanner(s))
+				r.dismissBanner(s, offered.Final && r.det.HintShown())
 				r.sb.resume(s.ptmx)
 				continue
 			}
@@ -706,42 +706,57 @@ func (r *runner) hideBannerLocked() {
 }
 
 // dismissBanner removes the banner and has claude redraw what it covered:
-// a resize by one row and back makes claude repaint its whole screen.
-// It returns when it asked claude to repaint for the last time.
-func (r *runner) dismissBanner(s *session) time.Time {
+// a resize by one row and back makes claude repaint its whole screen. It
+// returns once claude has drawn its screen at the restored size; hint
+// says its screen shows a final error's Resend hint, which it draws again.
+//
+// One size at a time, each repaint awaited before the next resize: a claude
+// slowed down by a busy machine drew the first size after the second was
+// asked for, and that repaint, taken for the last one, let the user's Enter
+// through before the last.
+func (r *runner) dismissBanner(s *session, hint bool) {
 	r.mu.Lock()
 	r.hideBannerLocked()
 	rows, cols := r.rows, r.cols
 	r.mu.Unlock()
 	if rows > 1 {
-		_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows - 1), Cols: uint16(cols)}) // best effort
-		time.Sleep(50 * time.Millisecond)                                                 // let claude see two sizes, not one
+		r.resizeAndAwait(s, rows-1, cols, hint)
 	}
-	asked := time.Now()
-	_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)}) // best effort
-	return asked
+	r.resizeAndAwait(s, rows, cols, hint)
 }
 
-// How long awaitRepaint waits for claude to finish a repaint: until its
-// output has paused for repaintQuiet, and at most repaintMax.
+// How long resizeAndAwait waits for claude to finish a repaint: at most
+// repaintMax; without a Resend hint to wait for, until its output has
+// paused for repaintQuiet.
 const (
 	repaintQuiet = 60 * time.Millisecond
-	repaintMax   = 500 * time.Millisecond
+	repaintMax   = time.Second
 )
 
-// awaitRepaint returns once claude has written since since and then paused
-// for repaintQuiet (it has drawn its screen again after a resize), or
-// after repaintMax.
-func (r *runner) awaitRepaint(since time.Time) {
-	deadline := since.Add(repaintMax)
-	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		done := r.lastOut.After(since) && time.Since(r.lastOut) >= repaintQuiet
-		r.mu.Unlock()
+// resizeAndAwait sets claude's PTY to rows x cols and returns once claude
+// has drawn its screen again, or after repaintMax. With a final error's
+// Resend hint on screen (hint) it has once the detector has read it again:
+// claude answers a resize at once with a few bytes (its mouse modes) and
+// repaints tens to hundreds of milliseconds later (measured with the real
+// CLI on a loaded 2 vCPU AMD EPYC 2.25 GHz VM: 84-506 ms), so no pause
+// in its output tells the two apart. Otherwise, once claude has written
+// and then paused for repaintQuiet: nothing the user sends can be mistaken
+// there for a new failure.
+func (r *runner) resizeAndAwait(s *session, rows, cols int, hint bool) {
+	since, hints := time.Now(), r.det.Hints()
+	_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)}) // best effort
+	for deadline := since.Add(repaintMax); time.Now().Before(deadline); time.Sleep(repaintQuiet / 3) {
+		var done bool
+		if hint {
+			done = r.det.Hints() > hints
+		} else {
+			r.mu.Lock()
+			done = r.lastOut.After(since) && time.Since(r.lastOut) >= repaintQuiet
+			r.mu.Unlock()
+		}
 		if done {
 			return
 		}
-		time.Sleep(repaintQuiet / 3)
 	}
 }
 

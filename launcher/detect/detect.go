@@ -126,6 +126,8 @@ type Detector struct {
 	seq       int
 	lastFinal int64 // plain output: where the last reported line began
 	heldRow   int   // the cursor's row while scanDirty holds it, else -1
+	hints     int   // the Resend hint read being drawn, see Hints
+	hintSeen  bool  // the hint was read since the last UserInput, see HintShown
 
 	// The spinner row of the open incident, and whether it has stopped
 	// showing "attempt a/b" (between retries, when the retry succeeded, or
@@ -211,6 +213,7 @@ func (d *Detector) UserInput() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.armed = true
+	d.hintSeen = false
 	if d.recovered() {
 		d.open = false
 	}
@@ -228,6 +231,29 @@ func (d *Detector) recovered() bool {
 	return d.open && d.spinnerGone && d.frame-d.goneFrame > goneFrames
 }
 
+// Hints returns how many times the detector has read Claude Code's
+// "Resend your message" hint being drawn, whether or not it made an
+// incident Final. After asking claude to repaint a screen that shows a
+// final error, a count grown since says the old error has been read again:
+// from then on, what the user sends cannot make the detector take it for
+// a new one.
+func (d *Detector) Hints() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hints
+}
+
+// HintShown reports whether Claude Code's Resend hint has been read since
+// the user last sent something: it is on screen, and a repaint of claude's
+// screen draws it again (see Hints). On a terminal too short to show the
+// input box a final error is read where claude was retrying, and there is
+// no hint.
+func (d *Detector) HintShown() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hintSeen
+}
+
 // Reset forgets the screen and any open incident, and treats everything
 // drawn from now on as old until UserInput is called. Call it when a new
 // claude process starts on the same terminal with `--continue` or
@@ -237,6 +263,7 @@ func (d *Detector) Reset() {
 	defer d.mu.Unlock()
 	d.scr.reset()
 	d.armed = false
+	d.hintSeen = false
 	d.open = false
 	d.progressRow = -1
 	d.scr.watchRow = -1
@@ -455,11 +482,13 @@ func (d *Detector) start() {
 // hintAt handles row r, which may show the "Resend your message" hint that
 // Claude Code puts in its input box after giving up.
 func (d *Detector) hintAt(r int) {
-	if !d.open && !d.armed {
-		return // already reported, or part of a replay
-	}
 	if !bytes.Contains(d.rowText(r, r, false), sqHint) {
 		return
+	}
+	d.hints++
+	d.hintSeen = true
+	if !d.open && !d.armed {
+		return // already reported, or part of a replay
 	}
 	// The newest "API Error:" line is the nearest one above the hint.
 	kind, capN := KindNone, 0

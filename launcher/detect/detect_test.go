@@ -251,6 +251,68 @@ func TestNewIncidentNeedsUserInput(t *testing.T) {
 	}
 }
 
+// Hints counts each drawing of the Resend hint that the detector reads,
+// those of a repaint that makes no incident included: the launcher waits
+// on it to know that claude has drawn an old final error again.
+func TestHintsCountRepaints(t *testing.T) {
+	final := message(12, "API Error: Request rejected (429) · Too many tokens, please wait", "before trying again.") + hint(27)
+	d := New()
+	d.Resize(80, 30)
+	var got []int
+	for _, c := range []string{
+		at(5, 0) + "working" + park,
+		final,
+		"\x1b[2J" + final, // a repaint after a resize
+		"\x00input",
+		"\x1b[2J" + at(27, 0) + "❯\u00a0next\x1b[K" + park,
+	} {
+		if c == "\x00input" {
+			if !d.HintShown() {
+				t.Error("HintShown false with the hint on screen")
+			}
+			d.UserInput()
+			continue
+		}
+		d.Write([]byte(c))
+		got = append(got, d.Hints())
+	}
+	if diff := cmp.Diff([]int{0, 1, 2, 2}, got); diff != "" {
+		t.Errorf("Hints after each write (-want +got):\n%s", diff)
+	}
+	if n := len(d.Incidents()); n != 1 {
+		t.Errorf("%d incidents, want 1: a repaint is no new one", n)
+	}
+	if d.HintShown() {
+		t.Error("HintShown true after the user sent something")
+	}
+}
+
+// On a terminal too short to show the input box, a final error is read
+// where claude was retrying, and there is no hint that a repaint would
+// draw again: HintShown says so, after an earlier final error whose hint
+// showed too.
+func TestHintShownNotOnATinyTerminal(t *testing.T) {
+	d := New()
+	d.Resize(80, 5)
+	d.Write([]byte(message(1, "API Error: Request rejected (429) · Too many tokens, please wait", "before trying again.") + hint(4)))
+	if !d.HintShown() {
+		t.Fatal("HintShown false with the hint on screen")
+	}
+	d.UserInput()
+	d.Write([]byte("\x1b[2J" + spinner(2, "429 Too many tokens, please wait before tryi… · retrying in 2s · attempt 2/10")))
+	d.Write([]byte(at(2, 0) + "\x1b[K" + message(2, "API Error: Request rejected (429) · Too many tokens, please wait", "before trying again.")))
+	var got []Incident
+	for len(d.Incidents()) > 0 {
+		got = append(got, <-d.Incidents())
+	}
+	if len(got) != 3 || !got[2].Final || got[2].Seq != 2 {
+		t.Fatalf("incidents %+v, want a final one, then another", got)
+	}
+	if d.HintShown() {
+		t.Error("HintShown true for a final error read where claude was retrying")
+	}
+}
+
 func TestResetIgnoresReplay(t *testing.T) {
 	final := message(12, "API Error: Request rejected (429) · Too many tokens, please wait", "before trying again.") + hint(27)
 	got := run(t, 80,
