@@ -102,7 +102,7 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 func waitIdle(t *testing.T, term *ptytest.Term) {
 	t.Helper()
 	term.WaitForScreenState(t, "claude idle", func(s *ptytest.Screen) bool {
-		return s.Shows("? for shortcuts") && !s.Shows("esc to interrupt")
+		return s.Shows(tuiReady) && !s.Shows("esc to interrupt")
 	}, 60*time.Second)
 }
 
