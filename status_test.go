@@ -12,6 +12,7 @@ import (
 
 	quotagov "github.com/claude-bedrock/claude-bedrock/governor"
 	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
 // TestStatusReadsTheLedger runs +status against a ledger one session
@@ -78,5 +79,57 @@ func TestStatusWithNoSession(t *testing.T) {
 	}
 	if err := status(&out, env, []string{"--jsn"}); err == nil || !strings.Contains(err.Error(), "--json and --watch") {
 		t.Errorf("+status --jsn: %v", err)
+	}
+}
+
+// TestOfferProposesTheLargestCapThatFits: after a 429 the governor passed
+// on, the offer proposes the largest cap that fits the limit it knows,
+// rather than half the cap; without that knowledge it halves.
+func TestOfferProposesTheLargestCapThatFits(t *testing.T) {
+	runtime := t.TempDir()
+	l, err := quotagov.OpenLedger(gatewayspec.LedgerDir(gatewayspec.RuntimeDir(runtime)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Now()
+	b := quotagov.Bucket{Region: "us-west-2", Model: "anthropic.claude-sonnet-4-5-20250929-v1:0", Kind: "cross-region model inference"}
+	publish := func(passed int, region string) {
+		t.Helper()
+		bb := b
+		bb.Region = region
+		if err := l.Publish(quotagov.State{PID: 1, Time: now, Buckets: []quotagov.BucketState{{
+			Bucket: bb, Limits: quotagov.Limits{TokensPerMinute: 50000, Source: "profile"},
+			Day: now.Format(time.DateOnly), Passed: passed,
+		}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := profiles.Profile{Name: "code", Model: "sonnet", Region: "us-west-2", MaxOutputTokens: 8192}
+	env := map[string]string{"XDG_RUNTIME_DIR": runtime}
+	for _, tc := range []struct {
+		name     string
+		governed bool
+		passed   int
+		region   string
+		want     int
+	}{
+		// (50,000 - 22,000) / 5 = 5,600, rounded down to 5,376.
+		{"a 429 passed on in the profile's quota", true, 1, "us-west-2", 5376},
+		{"no 429 passed on", true, 0, "us-west-2", 4096},
+		{"another region's quota", true, 1, "eu-west-1", 4096},
+		{"governor off", false, 1, "us-west-2", 4096},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			publish(tc.passed, tc.region)
+			a := &app{env: env}
+			if tc.governed {
+				a.gov = &governor{}
+			}
+			w := &watcher{a: a, profile: p}
+			if got, ok := w.lowerCap(); !ok || got != tc.want {
+				t.Errorf("lowerCap() = %d, %v; want %d", got, ok, tc.want)
+			}
+		})
 	}
 }

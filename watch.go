@@ -7,10 +7,13 @@ import (
 	"strings"
 	"time"
 
+	quotagov "github.com/claude-bedrock/claude-bedrock/governor"
 	"github.com/claude-bedrock/claude-bedrock/incidents"
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/launcher/detect"
+	"github.com/claude-bedrock/claude-bedrock/models"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
+	"github.com/claude-bedrock/claude-bedrock/quota"
 )
 
 // lowerConcurrency is the CLAUDE_CODE_MAX_TOOL_USE_CONCURRENCY a relaunch
@@ -119,7 +122,7 @@ func (w *watcher) propose(inc detect.Incident) (launcher.Proposal, bool) {
 	}
 	switch inc.Kind {
 	case detect.TokensPerMinute:
-		next, ok := p.LowerCap()
+		next, ok := w.lowerCap()
 		if !ok {
 			return info(fmt.Sprintf("Cap %d is at min_output_tokens already: wait a minute, or use a profile in another region.", p.MaxOutputTokens), "at the floor, wait"), true
 		}
@@ -246,7 +249,7 @@ func (w *watcher) report(inc detect.Incident) {
 	var line string
 	switch inc.Kind {
 	case detect.TokensPerMinute:
-		if next, ok := p.LowerCap(); ok {
+		if next, ok := w.lowerCap(); ok {
 			line = fmt.Sprintf("%s at cap %d; run it again at %d%s: CLAUDE_BEDROCK_MAX_OUTPUT_TOKENS=%d %s", what, p.MaxOutputTokens, next, piped, next, cmd)
 		} else {
 			line = fmt.Sprintf("%s at cap %d, already at min_output_tokens; wait a minute or try another region", what, p.MaxOutputTokens)
@@ -319,4 +322,44 @@ func (w *watcher) commandLine() string {
 		}
 	}
 	return strings.Join(q, " ")
+}
+
+// lowerCap is the cap proposed after a 429 for tokens per minute: in a
+// governed session, the largest cap with which one request fits the limit
+// the governor knows for the quota that refused it (a 429 it passed on came
+// from a request alone in flight, whose cap cannot fit: waiting cannot
+// help); else, or when that is no lower, half the cap.
+func (w *watcher) lowerCap() (int, bool) {
+	if w.a.gov != nil {
+		if fit, ok := governedFit(ledgerDir(w.a.env), w.profile, time.Now()); ok {
+			if next, ok := w.profile.CapAtMost(fit); ok {
+				return next, true
+			}
+		}
+	}
+	return w.profile.LowerCap()
+}
+
+// governedFit is the largest cap that fits, with a typical Claude Code
+// input, the tightest known limit among the quotas of p's region that passed
+// a 429 on to claude today, read from the governor's ledger in dir.
+func governedFit(dir string, p profiles.Profile, now time.Time) (int, bool) {
+	st, err := quotagov.ReadStatus(dir, now)
+	if err != nil {
+		return 0, false // no ledger: the offer halves the cap, as without the governor
+	}
+	best, found := 0, false
+	for _, b := range st.Buckets {
+		if b.Passed == 0 || b.Bucket.Region != p.Region {
+			continue
+		}
+		bd := p.Burndown
+		if bd <= 0 {
+			bd, _ = models.Burndown(b.Bucket.Model)
+		}
+		if fit, ok := st.LargestCap(b.Bucket, quota.TypicalInput, bd); ok && (!found || fit < best) {
+			best, found = fit, true
+		}
+	}
+	return best, found
 }

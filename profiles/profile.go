@@ -247,11 +247,23 @@ func (p Profile) Warnings() []string {
 // below the profile's min_output_tokens. It is false when the cap is at the
 // floor already.
 func (p Profile) LowerCap() (int, bool) {
-	floor := p.MinOutputTokens
-	if floor <= 0 {
-		floor = DefaultMinOutputTokens
+	next := max(p.MaxOutputTokens/2, p.capFloor())
+	return next, next < p.MaxOutputTokens
+}
+
+// capFloor is the lowest cap a relaunch proposes: min_output_tokens.
+func (p Profile) capFloor() int {
+	if p.MinOutputTokens <= 0 {
+		return DefaultMinOutputTokens
 	}
-	next := max(p.MaxOutputTokens/2, floor)
+	return p.MinOutputTokens
+}
+
+// CapAtMost is the cap a relaunch proposes when the largest cap that fits
+// the quota is known (the governor's limit): fit, never below the floor of
+// LowerCap. It is false when that is no lower than the cap in use.
+func (p Profile) CapAtMost(fit int) (int, bool) {
+	next := max(fit, p.capFloor())
 	return next, next < p.MaxOutputTokens
 }
 
