@@ -261,41 +261,21 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
-	client := servicequotas.NewFromConfig(a.cfg, func(o *servicequotas.Options) {
-		if e := endpointFor(in, "SERVICE_QUOTAS"); e != nil {
-			o.BaseEndpoint = e
+	tpmCode, err := LookupQuota(ctx, a.cfg, endpointFor(in, "SERVICE_QUOTAS"), m, kind, &q)
+	c.reached = true // unless the lookup failed below
+	if err != nil {
+		var ae smithy.APIError
+		c.reached = errors.As(err, &ae)
+		if c.reached && ae.ErrorCode() == "AccessDeniedException" {
+			return fromCache("not allowed to call servicequotas:ListServiceQuotas", "")
 		}
-	})
-	pages := servicequotas.NewListServiceQuotasPaginator(client, &servicequotas.ListServiceQuotasInput{
-		ServiceCode: aws.String("bedrock"), MaxResults: aws.Int32(100),
-	})
-	var tpmCode string
-	c.reached = true // unless a page fails below
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			var ae smithy.APIError
-			c.reached = errors.As(err, &ae)
-			if c.reached && ae.ErrorCode() == "AccessDeniedException" {
-				return fromCache("not allowed to call servicequotas:ListServiceQuotas", "")
-			}
-			// As for the model: credential problems are the identity
-			// check's to report; the quota is just not known.
-			_, why, unreachable := callError(ctx, in, "Service Quotas", err, false)
-			if unreachable {
-				return fromCache(why, reachFix(in, "SERVICE_QUOTAS", "servicequotas", region))
-			}
-			return fromCache(why, "")
+		// As for the model: credential problems are the identity
+		// check's to report; the quota is just not known.
+		_, why, unreachable := callError(ctx, in, "Service Quotas", err, false)
+		if unreachable {
+			return fromCache(why, reachFix(in, "SERVICE_QUOTAS", "servicequotas", region))
 		}
-		for _, sq := range out.Quotas {
-			name := aws.ToString(sq.QuotaName)
-			switch {
-			case q.TPMName == "" && quota.Matches(name, kind, "tokens per minute", m.Name):
-				q.TPMName, q.TPM, tpmCode = name, int(aws.ToFloat64(sq.Value)), aws.ToString(sq.QuotaCode)
-			case q.RPMName == "" && quota.Matches(name, kind, "requests per minute", m.Name):
-				q.RPMName, q.RPM = name, int(aws.ToFloat64(sq.Value))
-			}
-		}
+		return fromCache(why, "")
 	}
 	if q.TPMName == "" || q.TPM <= 0 {
 		c.Status = Warn
@@ -312,6 +292,40 @@ func (a *awsState) quota(ctx context.Context, in Input) (Check, *quotaResult) {
 		check.Fix = joinFix(check.Fix, fmt.Sprintf("aws service-quotas request-service-quota-increase --service-code bedrock --quota-code %s --desired-value %d --region %s", tpmCode, want, region))
 	}
 	return check, res
+}
+
+// LookupQuota asks Service Quotas (at endpoint, when not nil) for the
+// tokens- and requests-per-minute quotas of model m for the kind of
+// inference profile kind (quota.Kind), and fills them into q (TPM, RPM and
+// their names; zero when Service Quotas has none of that name). It returns
+// the tokens-per-minute quota's code, for an increase request. The doctor's
+// quota check and the session gateway, which refreshes a missing quota in
+// the background, both look it up this way.
+func LookupQuota(ctx context.Context, cfg aws.Config, endpoint *string, m models.Model, kind string, q *quota.Cached) (tpmCode string, err error) {
+	client := servicequotas.NewFromConfig(cfg, func(o *servicequotas.Options) {
+		if endpoint != nil {
+			o.BaseEndpoint = endpoint
+		}
+	})
+	pages := servicequotas.NewListServiceQuotasPaginator(client, &servicequotas.ListServiceQuotasInput{
+		ServiceCode: aws.String("bedrock"), MaxResults: aws.Int32(100),
+	})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, sq := range out.Quotas {
+			name := aws.ToString(sq.QuotaName)
+			switch {
+			case q.TPMName == "" && quota.Matches(name, kind, "tokens per minute", m.Name):
+				q.TPMName, q.TPM, tpmCode = name, int(aws.ToFloat64(sq.Value)), aws.ToString(sq.QuotaCode)
+			case q.RPMName == "" && quota.Matches(name, kind, "requests per minute", m.Name):
+				q.RPMName, q.RPM = name, int(aws.ToFloat64(sq.Value))
+			}
+		}
+	}
+	return tpmCode, nil
 }
 
 // capFirst upper-cases the first letter.

@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
+	"github.com/claude-bedrock/claude-bedrock/doctor"
 	"github.com/claude-bedrock/claude-bedrock/gateway"
 	"github.com/claude-bedrock/claude-bedrock/governor"
 	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
@@ -112,8 +115,9 @@ func newGateway(ctx context.Context, spec *gatewayspec.Spec, stderr io.Writer) (
 			cfg.Log.Printf("no shared ledger, this session paces alone: %v", err)
 		}
 	}
+	quotas := &quotaSource{spec: spec, creds: cfg.Credentials, log: cfg.Log}
 	gov := governor.New(governor.Options{
-		Limits: limitsFor(spec),
+		Limits: quotas.limits,
 		Ledger: ledger,
 		Logf:   cfg.Log.Printf,
 	})
@@ -140,24 +144,132 @@ func newGateway(ctx context.Context, spec *gatewayspec.Spec, stderr io.Writer) (
 	}, nil
 }
 
-// limitsFor gives the governor each bucket's quotas: the profile's own
-// tokens_per_minute and requests_per_minute first, else what the doctor
-// found in Service Quotas (its cache), else unknown (then only 429s teach
-// the governor a limit).
-func limitsFor(spec *gatewayspec.Spec) func(governor.Bucket) governor.Limits {
-	return func(b governor.Bucket) governor.Limits {
-		if spec.TokensPerMinute > 0 {
-			return governor.Limits{TokensPerMinute: spec.TokensPerMinute, RequestsPerMinute: spec.RequestsPerMinute, Source: "profile"}
-		}
-		if spec.CacheDir != "" {
-			for _, id := range modelIDs(b) {
-				if q, ok := quota.ReadCache(spec.CacheDir, spec.AWSProfile, b.Region, id, time.Now()); ok && q.TPM > 0 {
-					return governor.Limits{TokensPerMinute: q.TPM, RequestsPerMinute: q.RPM, Source: "service quotas"}
-				}
-			}
-		}
-		return governor.Limits{RequestsPerMinute: spec.RequestsPerMinute}
+// quotaMemo is how long the limits read from the doctor's cache serve
+// before the cache is read again: the governor asks at every decision.
+const quotaMemo = 30 * time.Second
+
+// quotaSource gives the governor each bucket's quotas: the profile's own
+// tokens_per_minute and requests_per_minute first, else what Service Quotas
+// says (the doctor's cache, looked up in the background when it has no
+// fresh entry), else unknown (then only 429s teach the governor a limit).
+type quotaSource struct {
+	spec  *gatewayspec.Spec
+	creds aws.CredentialsProvider // signs the lookup; nil: the SDK's chain
+	log   *log.Logger
+
+	mu    sync.Mutex
+	memo  map[governor.Bucket]memoLimits
+	asked map[governor.Bucket]bool
+	// looked is told when a background lookup has ended (tests).
+	looked func(governor.Bucket, error)
+}
+
+type memoLimits struct {
+	at     time.Time
+	limits governor.Limits
+}
+
+// limits is the governor's Limits function.
+func (s *quotaSource) limits(b governor.Bucket) governor.Limits {
+	spec := s.spec
+	if spec.TokensPerMinute > 0 {
+		return governor.Limits{TokensPerMinute: spec.TokensPerMinute, RequestsPerMinute: spec.RequestsPerMinute, Source: "profile"}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.memo[b]; ok && time.Since(m.at) < quotaMemo {
+		return m.limits
+	}
+	l := governor.Limits{RequestsPerMinute: spec.RequestsPerMinute}
+	if q, ok := s.cached(b); ok {
+		l = governor.Limits{TokensPerMinute: q.TPM, RequestsPerMinute: q.RPM, Source: "service quotas"}
+	} else if !s.asked[b] && spec.CacheDir != "" {
+		if s.asked == nil {
+			s.asked = map[governor.Bucket]bool{}
+		}
+		s.asked[b] = true // once a session: a failed lookup is not retried at every request
+		go s.lookup(b)
+	}
+	if s.memo == nil {
+		s.memo = map[governor.Bucket]memoLimits{}
+	}
+	s.memo[b] = memoLimits{time.Now(), l}
+	return l
+}
+
+// cached is the doctor's cache entry for bucket b, if fresh.
+func (s *quotaSource) cached(b governor.Bucket) (quota.Cached, bool) {
+	if s.spec.CacheDir == "" {
+		return quota.Cached{}, false
+	}
+	for _, id := range modelIDs(b) {
+		if q, ok := quota.ReadCache(s.spec.CacheDir, s.spec.AWSProfile, b.Region, id, time.Now()); ok && q.TPM > 0 {
+			return q, true
+		}
+	}
+	return quota.Cached{}, false
+}
+
+// lookup asks Service Quotas for bucket b's quotas, as the doctor does, and
+// caches them for the doctor and the next sessions; the next decision of
+// the governor after that reads them.
+func (s *quotaSource) lookup(b governor.Bucket) {
+	err := s.lookupErr(b)
+	if err != nil {
+		s.log.Printf("no Service Quotas lookup for %s in %s: %v", b.Model, b.Region, err)
+	}
+	if s.looked != nil {
+		s.looked(b, err)
+	}
+}
+
+func (s *quotaSource) lookupErr(b governor.Bucket) error {
+	ids := modelIDs(b)
+	if len(ids) == 0 {
+		return errors.New("no inference-profile ID for its kind")
+	}
+	m, ok := models.Lookup(ids[0])
+	if !ok {
+		return errors.New("the model is not in the models table, so its quota cannot be named")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts := []func(*config.LoadOptions) error{config.WithRegion(b.Region), config.WithLogger(logging.Nop{}), config.WithLogConfigurationWarnings(false)}
+	if s.spec.AWSProfile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(s.spec.AWSProfile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	if s.creds != nil {
+		cfg.Credentials = s.creds
+	}
+	q := quota.Cached{AWSProfile: s.spec.AWSProfile, Region: b.Region, Model: ids[0], Fetched: time.Now().UTC()}
+	if _, err := doctor.LookupQuota(ctx, cfg, serviceQuotasEndpoint(s.spec.Endpoints), m, b.Kind, &q); err != nil {
+		return err
+	}
+	if q.TPM <= 0 {
+		return fmt.Errorf("Service Quotas has no %s tokens-per-minute quota for %s", b.Kind, m.Name)
+	}
+	if err := quota.WriteCache(s.spec.CacheDir, q); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.memo, b) // read the new entry at the next decision
+	s.mu.Unlock()
+	return nil
+}
+
+// serviceQuotasEndpoint is the endpoint the AWS SDK would take from the
+// environment for Service Quotas, or nil for AWS's own.
+func serviceQuotasEndpoint(env map[string]string) *string {
+	for _, k := range []string{"AWS_ENDPOINT_URL_SERVICE_QUOTAS", "AWS_ENDPOINT_URL"} {
+		if v := env[k]; v != "" {
+			return &v
+		}
+	}
+	return nil
 }
 
 // modelIDs are the IDs Claude Code may have sent for a bucket's model: the
