@@ -152,7 +152,9 @@ func TestUserSettingsAreMerged(t *testing.T) {
 			if err := json.Unmarshal([]byte(text), &s); err != nil {
 				t.Fatalf("%q: %v", tt.args, err)
 			}
-			if s.Env["FOO"] != "bar" || s.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != "999" || s.Env["AWS_REGION"] != "us-west-2" || len(s.Permissions["allow"]) != 1 {
+			// The user's keys are kept, but the profile's values come
+			// last: its cap, not the 999 of the user's --settings.
+			if s.Env["FOO"] != "bar" || s.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] != r.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] || s.Env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "999" || s.Env["AWS_REGION"] != "us-west-2" || len(s.Permissions["allow"]) != 1 {
 				t.Errorf("%q: merged settings %s", tt.args, text)
 			}
 		}

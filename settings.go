@@ -21,9 +21,14 @@ import (
 // the profile's values passed in --settings, which beats the env blocks of
 // Claude's own settings files. Claude Code keeps only the last --settings it
 // is given, so every --settings the user gave (--settings X and
-// --settings=X, files and inline JSON) is merged, in order, over the
-// profile's (the user's own keys win, as a --model they type does), and
-// the merge takes the place of the first: claude sees one.
+// --settings=X, files and inline JSON) is merged, in order, and the
+// profile's values last: the variables a profile manages (its model, region
+// and cap, profiles.ManagedKeys) are the profile's whatever a --settings
+// says, for a --settings may well carry the env of Claude's own settings
+// files (an editor's, a script's); the user's other keys are kept. The merge
+// takes the place of the first: claude sees one. (A --model typed on the
+// command line still wins over the profile's model: claude ranks it above
+// every settings file.)
 //
 // When a --settings of the user's named a file, the merged settings go to a
 // new private file that save writes (returning its path), never onto
@@ -105,6 +110,9 @@ func mergeSettings(ours string, users []string) (merged string, fromFile bool, e
 	env, _ := o["env"].(map[string]any)
 	if ue, ok := u["env"].(map[string]any); ok {
 		for k, v := range ue {
+			if _, ours := env[k]; ours && slices.Contains(profiles.ManagedKeys, k) {
+				continue // the profile's values come last: its model, region and cap reach the wire
+			}
 			env[k] = v
 		}
 	}
