@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
@@ -38,11 +39,18 @@ type app struct {
 	log            *log.Logger
 	signals        *launcher.Signals // caught for a launch, from the start
 	temps          []string          // files written for claude, removed when the launch ends
+	selfPath       *string           // the launcher's own executable, once found
+	gov            *governor         // the session's governor, nil when off
 }
 
 // run is the whole program; it returns the exit code so that deferred
 // terminal restores run before the process exits.
 func run(args []string, stdin, stdout, stderr *os.File) int {
+	if len(args) > 0 && args[0] == "+statusline" {
+		// Claude Code runs it after every message: nothing else of the
+		// launcher's start is needed, and nothing may fail it.
+		return statusline(stdin, stdout, os.Getenv, time.Now())
+	}
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
 	if len(args) == 0 || !strings.HasPrefix(args[0], "+") || !profiles.IsCommand(args[0][1:]) {
 		// Most likely a launch: start catching the signals it relays now,
@@ -168,6 +176,7 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 		return a.passOn(back, args)
 	}
 	opts := launcher.Options{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Log: a.log, Signals: a.signals}
+	a.restoreOwnEnv()
 	s, err := a.setup()
 	if err != nil {
 		return 0, err
@@ -185,7 +194,8 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 	}
 	a.removeStaleSettings()
 	defer a.removeTemps()
-	claudeArgs, err := withSettings(r.Profile, args, a.privateSettings)
+	a.gov = a.governorFor(s, r.Profile, args, claudePath)
+	claudeArgs, err := withSettings(a.gov.settings(clearStarted(r.Profile.Settings())), args, a.privateSettings)
 	if err != nil {
 		return 0, usageError{err}
 	}
@@ -210,7 +220,7 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 		// started that way sets it again to itself: never a second layer.
 		extra = append(extra, "CLAUDE_CODE_PROCESS_WRAPPER="+self)
 	}
-	env := withoutEnv(r.Profile.Environ(a.environ), launcher.StartedVar)
+	env := a.gov.environ(withoutEnv(r.Profile.Environ(a.environ), launcher.StartedVar))
 	env = append(env, extra...)
 	watch := a.newWatch(s, r, path, args, a.args, extra)
 	if claudePath != "" && watch != nil {
@@ -218,18 +228,30 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 	}
 	a.log.Printf("running %s", path)
 	opts.Watch = watch
+	if gw := a.gov.gateway(); gw != nil {
+		gw.start()
+		defer func() {
+			gw.stop()
+			if line := gw.report(r.Profile.Name); line != "" {
+				fmt.Fprintf(a.stderr, "claude-bedrock: %s\n", line)
+			}
+		}()
+	}
 	return launcher.Run(launcher.Command{Path: path, Args: claudeArgs, Env: env}, opts)
 }
 
 // self is the launcher's own executable, with links resolved, or "".
 func (a *app) self() string {
+	if a.selfPath != nil {
+		return *a.selfPath
+	}
 	self, err := os.Executable()
 	if err != nil {
-		return "" // without it only the loop check is lost
-	}
-	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = "" // without it only the loop check is lost
+	} else if resolved, err := filepath.EvalSymlinks(self); err == nil {
 		self = resolved
 	}
+	a.selfPath = &self
 	return self
 }
 

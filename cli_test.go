@@ -68,7 +68,8 @@ func TestDoubleDashPassesPlusWords(t *testing.T) {
 func TestProfileEnvironmentAndSettings(t *testing.T) {
 	env := testEnv(t, "report", "ANTHROPIC_MODEL=opus", "CLAUDE_CODE_MAX_OUTPUT_TOKENS=64000", "KEEP_ME=yes", "AWS_PROFILE=mine")
 	writeFile(t, filepath.Join(homeOf(env), ".config/claude-bedrock/config.toml"),
-		"[profiles.eu]\nmodel = \"eu.anthropic.claude-sonnet-4-5-20250929-v1:0\"\nregion = \"eu-central-1\"\nmax_output_tokens = 3000\nsmall_fast_model = \"eu.anthropic.claude-haiku-4-5-20251001-v1:0\"\naws_profile = \"bedrock-eu\"\n")
+		"[profiles.eu]\nmodel = \"eu.anthropic.claude-sonnet-4-5-20250929-v1:0\"\nregion = \"eu-central-1\"\nmax_output_tokens = 3000\nsmall_fast_model = \"eu.anthropic.claude-haiku-4-5-20251001-v1:0\"\naws_profile = \"bedrock-eu\"\n"+
+			"governor = false\n") // what the governor adds: governor_test.go
 	if _, stderr, code := runLauncher(t, env, t.TempDir(), "", "+eu", "-p", "hi"); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -24,7 +24,7 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 	}
 	r, rerr := s.Resolve("")
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PROFILE\tMODEL\tREGION\tCAP\tRECOMMENDED\tFROM\tDESCRIPTION")
+	fmt.Fprintln(tw, "  PROFILE\tMODEL\tREGION\tCAP\tRECOMMENDED\tGOVERNOR\tFROM\tDESCRIPTION")
 	known := false
 	var warnings []string
 	for _, name := range s.Config.Names() {
@@ -45,7 +45,7 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		if q, ok := quota.CachedRecommendation(s.Paths.CacheDir, p.AWSProfile, p.Region, p.Model, p.Burndown, quota.DefaultParallel, time.Now()); ok {
 			rec, known = strconv.Itoa(q.Cap), true
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\n", mark, name, p.Model, p.Region, p.MaxOutputTokens, rec, from, p.Description)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", mark, name, p.Model, p.Region, p.MaxOutputTokens, rec, governorColumn(p), from, p.Description)
 	}
 	if err := tw.Flush(); err != nil {
 		return 0, err
@@ -64,8 +64,8 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		fmt.Fprintf(a.stdout, "no profile applies here: %v\n", rerr)
 	} else {
 		fmt.Fprintf(a.stdout, "%s applies here: chosen by %s\n", r.Profile.Name, r.ChosenBy)
-		for _, k := range []string{"model", "region", "max_output_tokens"} {
-			if src := r.Sources[k]; !strings.HasPrefix(src, "built-in") && !strings.HasPrefix(src, "[profiles.") {
+		for _, k := range []string{"model", "region", "max_output_tokens", "governor", "tokens_per_minute", "requests_per_minute"} {
+			if src, ok := r.Sources[k]; ok && !strings.HasPrefix(src, "built-in") && !strings.HasPrefix(src, "[profiles.") {
 				fmt.Fprintf(a.stdout, "  %s = %s from %s\n", k, r.Profile.Value(k), src)
 			}
 		}
@@ -86,6 +86,26 @@ func (a *app) cmdProfiles(args []string) (int, error) {
 		return launcher.ExitUsage, nil
 	}
 	return 0, nil
+}
+
+// governorColumn says whether the profile's sessions go through the
+// governor, and under which limits when the profile sets them (otherwise
+// the gateway finds them in Service Quotas).
+func governorColumn(p profiles.Profile) string {
+	if p.NoGovernor {
+		return "off"
+	}
+	var lim []string
+	if p.TokensPerMinute > 0 {
+		lim = append(lim, strconv.Itoa(p.TokensPerMinute)+" TPM")
+	}
+	if p.RequestsPerMinute > 0 {
+		lim = append(lim, strconv.Itoa(p.RequestsPerMinute)+" RPM")
+	}
+	if len(lim) == 0 {
+		return "on"
+	}
+	return "on, " + strings.Join(lim, ", ")
 }
 
 // cmdUse sets the default profile in the user's config.

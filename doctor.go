@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 )
 
@@ -15,21 +13,12 @@ const doctorName = "claude-bedrock-doctor"
 // is a binary of its own so that the AWS SDK it links costs the launch of
 // claude nothing.
 func (a *app) cmdDoctor(args []string) (int, error) {
-	path := ""
-	if self := a.self(); self != "" {
-		if p := filepath.Join(filepath.Dir(self), doctorName); executableFile(p) {
-			path = p
-		}
-	}
-	if path == "" {
-		p, err := exec.LookPath(doctorName)
-		if err != nil {
-			return 0, fmt.Errorf("%s is not installed beside claude-bedrock or on PATH: run ./install.sh again", doctorName)
-		}
-		path = p
+	path, err := a.doctorPath()
+	if err != nil {
+		return 0, err
 	}
 	env := setEnv(a.environ, "CLAUDE_BEDROCK_LAUNCHER", a.self())
-	err := syscall.Exec(path, append([]string{doctorName}, args...), env)
+	err = syscall.Exec(path, append([]string{doctorName}, args...), env)
 	return 0, fmt.Errorf("running %s: %w", path, err) // Exec returns only when it failed
 }
 

@@ -44,6 +44,11 @@ func newCleanWorld(t *testing.T) *realWorld {
 	return &realWorld{fake: fake, env: env, dir: dir, home: home}
 }
 
+// tuiReady is on the interactive TUI's screen once it takes input: the
+// footer's status line, which the launcher adds (it takes the place of
+// Claude Code's "? for shortcuts" hint).
+const tuiReady = " · cap "
+
 const (
 	haiku45  = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 	sonnet45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -103,7 +108,8 @@ func TestRealClaudeInteractiveGetsTheProfileOnTheWire(t *testing.T) {
 	term := ptytest.Start(t, cmd, 40, 120)
 	// The TUI is ready when its start-up probes have gone out and it has drawn its prompt.
 	w.fake.WaitRequests(t, 1, 60*time.Second)
-	term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+	term.WaitForScreen(t, tuiReady, 60*time.Second)
+	term.WaitForScreen(t, "light · cap 1024 · quota ", 10*time.Second) // the launcher's status line, from +statusline
 	term.Type("say hi", 20*time.Millisecond)
 	term.Write("\r")
 	turns := w.fake.WaitTurns(t, 1, 60*time.Second)

@@ -256,7 +256,7 @@ func TestRealClaudeCtrlZAndFg(t *testing.T) {
 	w := newRealWorld(t)
 	term := shell(t, w.env)
 	term.Write("cd " + w.dir + " && $LAUNCHER +light\r")
-	term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+	term.WaitForScreen(t, tuiReady, 60*time.Second)
 
 	mark := term.Len()
 	term.Write("\x1a")
@@ -269,7 +269,7 @@ func TestRealClaudeCtrlZAndFg(t *testing.T) {
 
 	mark = term.Len()
 	term.Write("fg\r")
-	term.WaitForScreenSince(t, mark, "? for shortcuts", 30*time.Second) // claude redrew
+	term.WaitForScreenSince(t, mark, tuiReady, 30*time.Second) // claude redrew
 	waitRaw(t, term)
 	term.Type("after fg", 10*time.Millisecond)
 	term.Write("\r")

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +30,17 @@ const fakeEnv = "FAKE_CLAUDE"
 var launcherBin, fakeDir string
 
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == doctorName {
+		// The launcher started the test binary as its AWS-linked binary:
+		// the fake gateway for +gateway, the real doctor for the rest.
+		if len(os.Args) > 1 && os.Args[1] == "+gateway" {
+			os.Exit(fakeGateway())
+		}
+		real := filepath.Join(filepath.Dir(os.Getenv("CLAUDE_BEDROCK_LAUNCHER")), "real", doctorName) // +doctor says where the launcher is
+		err := syscall.Exec(real, os.Args, os.Environ())
+		fmt.Fprintln(os.Stderr, "running the real doctor:", err)
+		os.Exit(1)
+	}
 	if mode := os.Getenv(fakeEnv); mode != "" {
 		os.Exit(fakeClaude(mode))
 	}
@@ -42,8 +54,15 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir) // best effort: a temp dir
+	// Beside the launcher, as claude-bedrock-doctor: the test binary, which
+	// is the fake gateway for +gateway (governor_test.go) and execs the
+	// real doctor, built into real/, for everything else.
 	launcherBin = filepath.Join(dir, "claude-bedrock")
-	for _, b := range [][2]string{{launcherBin, "."}, {filepath.Join(dir, doctorName), "./cmd/claude-bedrock-doctor"}} {
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, b := range [][2]string{{launcherBin, "."}, {filepath.Join(dir, "real", doctorName), "./cmd/claude-bedrock-doctor"}} {
 		build := exec.Command("go", "build", "-o", b[0], b[1])
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -58,6 +77,9 @@ func buildAndRun(m *testing.M) int {
 	}
 	if err == nil {
 		err = os.Symlink(self, filepath.Join(fakeDir, "claude"))
+	}
+	if err == nil {
+		err = os.Symlink(self, filepath.Join(dir, doctorName))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -139,6 +161,11 @@ func fakeClaude(mode string) int {
 		return fakeGoBuild()
 	case "replay": // note the start, draw $FAKE_REPLAY, then keep what is typed in $FAKE_KEYS
 		return fakeReplay()
+	case "sleep": // note its pid in $FAKE_REPORT, sleep $FAKE_SLEEP, exit 0
+		_ = os.WriteFile(os.Getenv("FAKE_REPORT"), []byte(strconv.Itoa(os.Getpid())), 0o644) // the test fails without it
+		d, _ := time.ParseDuration(os.Getenv("FAKE_SLEEP"))
+		time.Sleep(d)
+		return 0
 	case "hang": // wait to be signalled
 		fmt.Println("hanging")
 		time.Sleep(time.Minute)

@@ -44,7 +44,7 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 			cmd := execLauncher(w.env, "+code")
 			cmd.Dir = w.dir
 			term := ptytest.Start(t, cmd, 40, width)
-			term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+			term.WaitForScreen(t, tuiReady, 60*time.Second)
 			term.Type("remember pineapple", 10*time.Millisecond)
 			term.Write("\r")
 
@@ -58,7 +58,7 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 			mark := term.Len()
 			term.Write("y")
 			term.WaitForScreenSince(t, mark, "cap 4096 -> 2048", 30*time.Second)
-			term.WaitForScreenSince(t, mark, "? for shortcuts", 60*time.Second)
+			term.WaitForScreenSince(t, mark, tuiReady, 60*time.Second)
 
 			before := len(w.fake.Turns())
 			term.Type("what fruit", 10*time.Millisecond)
@@ -140,7 +140,7 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 	cmd := execLauncher(w.env, "+code")
 	cmd.Dir = w.dir
 	term := ptytest.Start(t, cmd, 40, 100)
-	term.WaitForScreen(t, "? for shortcuts", 60*time.Second)
+	term.WaitForScreen(t, tuiReady, 60*time.Second)
 	send := func(text string) {
 		term.Type(text, 10*time.Millisecond)
 		term.Write("\r")
@@ -174,7 +174,7 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 	mark = term.Len()
 	term.Write("k")
 	term.WaitForScreenSince(t, mark, "cap 4096 -> 2048", 30*time.Second)
-	term.WaitForScreenSince(t, mark, "? for shortcuts", 60*time.Second)
+	term.WaitForScreenSince(t, mark, tuiReady, 60*time.Second)
 	config, err := os.ReadFile(filepath.Join(w.home, ".config/claude-bedrock/config.toml"))
 	if err != nil || !strings.Contains(string(config), "[profiles.code]") || !strings.Contains(string(config), "max_output_tokens = 2048") {
 		t.Errorf("k did not save the cap: %q, %v", config, err)

@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher"
-	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
 // withSettings returns the arguments for claude: the user's, in order, with
@@ -29,8 +28,11 @@ import (
 // new private file that save writes (returning its path), never onto
 // claude's command line: what the file held, tokens included, would be
 // there for any local user to read with ps.
-func withSettings(p profiles.Profile, args []string, save func(json string) (string, error)) ([]string, error) {
-	ours := clearStarted(p.Settings())
+//
+// ours is the launcher's settings JSON: the profile's (Profile.Settings),
+// marked as not started by a launcher (clearStarted), with what the
+// governor adds (governor.settings).
+func withSettings(ours string, args []string, save func(json string) (string, error)) ([]string, error) {
 	var out, users []string
 	at := -1 // where the merged --settings goes in out
 	for _, a := range parseClaudeArgs(args) {
@@ -106,6 +108,11 @@ func mergeSettings(ours string, users []string) (merged string, fromFile bool, e
 		}
 	}
 	u["env"] = env
+	for k, v := range o {
+		if _, ok := u[k]; !ok {
+			u[k] = v // the launcher's statusLine, when the user's has none
+		}
+	}
 	b, err := json.Marshal(u)
 	if err != nil {
 		return "", false, err

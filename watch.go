@@ -190,11 +190,11 @@ func (w *watcher) relaunch(pr launcher.Proposal, sessionID string) (launcher.Com
 	}
 	w.profile.MaxOutputTokens = pr.Cap
 	w.args = relaunchArgs(w.args, sessionID) // a later relaunch continues this one
-	args, err := withSettings(w.profile, w.args, w.a.privateSettings)
+	args, err := withSettings(w.a.gov.settings(clearStarted(w.profile.Settings())), w.args, w.a.privateSettings)
 	if err != nil {
 		return launcher.Command{}, err
 	}
-	return launcher.Command{Path: w.path, Args: args, Env: append(w.profile.Environ(w.a.environ), w.extra...)}, nil
+	return launcher.Command{Path: w.path, Args: args, Env: append(w.a.gov.environ(w.profile.Environ(w.a.environ)), w.extra...)}, nil
 }
 
 // keep saves the proposal's cap in the profile (the user pressed k), and

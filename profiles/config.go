@@ -175,6 +175,22 @@ func apply(p *Profile, tp tomlProfile, doc *tomlDoc, prefix []string) error {
 				at("max_output_tokens"), p.MaxOutputTokens, p.MinOutputTokens)
 		}
 	}
+	if tp.Governor != nil {
+		p.NoGovernor = !*tp.Governor
+	}
+	for _, c := range []struct {
+		key string
+		v   *int64
+		dst *int
+	}{{"tokens_per_minute", tp.TokensPerMinute, &p.TokensPerMinute}, {"requests_per_minute", tp.RequestsPerMinute, &p.RequestsPerMinute}} {
+		if c.v == nil {
+			continue
+		}
+		if err := checkPerMinute(*c.v); err != nil {
+			return fmt.Errorf("%s: %s: %w", at(c.key), c.key, err)
+		}
+		*c.dst = int(*c.v)
+	}
 	if tp.Model != nil {
 		if err := checkModel(*tp.Model, p.Region); err != nil {
 			return fmt.Errorf("%s: %w", at("model"), err)

@@ -81,6 +81,10 @@ func (p Profile) Settings() string {
 	return string(append(b, "}}"...))
 }
 
+// JSONString is s as a JSON string, escaped as Settings escapes its values,
+// for other parts of claude's --settings written by hand.
+func JSONString(s string) string { return string(appendJSONString(nil, s)) }
+
 // appendJSONString appends s to b as a JSON string: quotes, backslashes and
 // control characters escaped, and each byte that is not UTF-8 replaced by
 // U+FFFD, as encoding/json does.

@@ -31,6 +31,14 @@ type Profile struct {
 	// knows it better than the models table (a model no source documents);
 	// 0 = the models table's rate, or the rate it advises.
 	Burndown int
+	// NoGovernor is governor = false: claude talks to Bedrock directly,
+	// without the session's loopback gateway (on by default).
+	NoGovernor bool
+	// TokensPerMinute and RequestsPerMinute are the quota the governor
+	// keeps the session under, when the profile knows it better than
+	// Service Quotas; 0 when unset.
+	TokensPerMinute   int
+	RequestsPerMinute int
 }
 
 // DefaultMinOutputTokens is the floor for the cap a relaunch proposes when a
@@ -58,7 +66,7 @@ var Commands = []string{"allow", "completion", "deny", "doctor", "env", "help", 
 
 // hiddenCommands are +words for the launcher's own use (the completion
 // scripts call them); they are reserved like Commands but not listed.
-var hiddenCommands = []string{"complete-words"}
+var hiddenCommands = []string{"complete-words", "statusline"}
 
 // validName reports whether name is letters, digits, '.', '_' and '-',
 // starting with a letter or digit.
@@ -111,6 +119,21 @@ func ParseCap(s string) (int, error) {
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// maxPerMinute bounds tokens_per_minute and requests_per_minute: far above
+// any Bedrock quota, low enough that a stray digit is caught.
+const maxPerMinute = 1_000_000_000
+
+// checkPerMinute reports why n cannot be a per-minute limit, or nil.
+func checkPerMinute(n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("%d is not a positive whole number", n)
+	}
+	if n > maxPerMinute {
+		return fmt.Errorf("%d is more than any Bedrock quota (at most %d)", n, maxPerMinute)
+	}
+	return nil
 }
 
 // checkModel reports why model cannot be used in region, or nil.
@@ -181,6 +204,16 @@ func (p Profile) Validate() error {
 	if p.Burndown != 0 {
 		if err := checkBurndown(int64(p.Burndown)); err != nil {
 			return fmt.Errorf("burndown: %w", err)
+		}
+	}
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{"tokens_per_minute", p.TokensPerMinute}, {"requests_per_minute", p.RequestsPerMinute}} {
+		if l.n != 0 {
+			if err := checkPerMinute(int64(l.n)); err != nil {
+				return fmt.Errorf("%s: %w", l.key, err)
+			}
 		}
 	}
 	return nil

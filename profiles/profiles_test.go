@@ -250,7 +250,7 @@ func TestErrors(t *testing.T) {
 		{name: "malformed toml", config: "default = \"code\"\n[profiles.x\nmodel = 1\n",
 			want: `CONFIG:2: expected ']' to close table name`},
 		{name: "unknown key", config: "[profiles.code]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_token = 4096\n",
-			want: `CONFIG:4: unknown key "profiles.code.max_output_token": check its spelling (known keys: model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description)`},
+			want: `CONFIG:4: unknown key "profiles.code.max_output_token": check its spelling (known keys: model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description, governor, tokens_per_minute, requests_per_minute)`},
 		{name: "unknown top-level key", config: "defualt = \"code\"\n",
 			want: `CONFIG:1: unknown key "defualt": check its spelling (known keys: default, claude_path, process_wrapper, profiles)`},
 		{name: "min above max", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\nmin_output_tokens = 8192\n",
@@ -283,6 +283,20 @@ func TestErrors(t *testing.T) {
 			want: `CONFIG:3: model "eu.anthropic.claude-sonnet-4-6" is a eu. inference profile, which cannot be called from region us-west-2: use the us. profile, a global. one, or a region it serves`},
 		{name: "malformed region", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west\"\nmax_output_tokens = 4096\n",
 			want: `CONFIG:3: region: region "us-west" is not an AWS region name like us-west-2`},
+		{name: "tokens_per_minute zero", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\ntokens_per_minute = 0\n",
+			want: `CONFIG:5: tokens_per_minute: 0 is not a positive whole number`},
+		{name: "requests_per_minute negative", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\nrequests_per_minute = -3\n",
+			want: `CONFIG:5: requests_per_minute: -3 is not a positive whole number`},
+		{name: "tokens_per_minute absurd", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\ntokens_per_minute = 20000000000\n",
+			want: `CONFIG:5: tokens_per_minute: 20000000000 is more than any Bedrock quota (at most 1000000000)`},
+		{name: "tokens_per_minute as string", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\ntokens_per_minute = \"200k\"\n",
+			want: `CONFIG:5: profiles.x.tokens_per_minute: got a TOML string, want a whole number, without quotes`},
+		{name: "tokens_per_minute fraction", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\ntokens_per_minute = 2.5\n",
+			want: `CONFIG:5: profiles.x.tokens_per_minute: got a TOML float, want a whole number, without quotes`},
+		{name: "governor as string", config: "[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\ngovernor = \"off\"\n",
+			want: `CONFIG:5: profiles.x.governor: got a TOML string, want true or false`},
+		{name: "project override bad requests_per_minute", project: "profile = \"code\"\nrequests_per_minute = 0\n",
+			want: `PROJECT:2: requests_per_minute: 0 is not a positive whole number`},
 		{name: "reserved name", config: "[profiles.doctor]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n",
 			want: `CONFIG:1: profile name "doctor" is taken by the command +doctor: choose another name`},
 		{name: "default names no profile", config: "default = \"wrok\"\n",
@@ -495,6 +509,43 @@ func TestNextCaps(t *testing.T) {
 		}
 		if got, ok := p.HigherCap(); got != tt.higher || ok != tt.higherOK {
 			t.Errorf("%s %d: HigherCap = %d %v, want %d %v", tt.model, tt.cap, got, ok, tt.higher, tt.higherOK)
+		}
+	}
+}
+
+func TestGovernorKeys(t *testing.T) {
+	w := newWorld(t)
+	w.config("[profiles.x]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n" +
+		"governor = false\ntokens_per_minute = 200000\nrequests_per_minute = 50\n" +
+		"[profiles.y]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n")
+	w.project("profile = \"y\"\ntokens_per_minute = 100000\n")
+	s := w.load()
+	if err := profiles.Allow(s.Paths.TrustDir, s.Project); err != nil {
+		t.Fatal(err)
+	}
+	s = w.load()
+	type got struct {
+		NoGovernor                bool
+		TokensPerMinute, Requests int
+		Governor, TPM, TPMSource  string
+	}
+	projFile := filepath.Join(w.proj, profiles.ProjectFileName)
+	for _, tt := range []struct {
+		flag string
+		want got
+	}{
+		{"x", got{true, 200000, 50, "false", "200000", "[profiles.x] in " + w.configPath()}},
+		{"y", got{false, 100000, 0, "true", "100000", projFile}},
+		{"code", got{false, 0, 0, "true", "", ""}}, // built-in: governed, limits unknown
+	} {
+		r, err := s.Resolve(tt.flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := r.Profile
+		g := got{p.NoGovernor, p.TokensPerMinute, p.RequestsPerMinute, p.Value("governor"), p.Value("tokens_per_minute"), r.Sources["tokens_per_minute"]}
+		if diff := cmp.Diff(tt.want, g); diff != "" {
+			t.Errorf("+%s (-want +got):\n%s", tt.flag, diff)
 		}
 	}
 }

@@ -90,6 +90,12 @@ func (s *Setup) Resolve(flag string) (*Resolution, error) {
 	if p.Burndown == 0 {
 		delete(r.Sources, "burndown")
 	}
+	if p.TokensPerMinute == 0 {
+		delete(r.Sources, "tokens_per_minute")
+	}
+	if p.RequestsPerMinute == 0 {
+		delete(r.Sources, "requests_per_minute")
+	}
 
 	if proj != nil && proj.Profile == name {
 		if err := apply(&p, proj.over, proj.doc, nil); err != nil {
@@ -120,14 +126,17 @@ func (s *Setup) Resolve(flag string) (*Resolution, error) {
 // setKeys tells which keys a TOML profile sets.
 func (tp tomlProfile) setKeys() map[string]bool {
 	return map[string]bool{
-		"description":       tp.Description != nil,
-		"model":             tp.Model != nil,
-		"region":            tp.Region != nil,
-		"max_output_tokens": tp.MaxOutputTokens != nil,
-		"min_output_tokens": tp.MinOutputTokens != nil,
-		"small_fast_model":  tp.SmallFastModel != nil,
-		"aws_profile":       tp.AWSProfile != nil,
-		"burndown":          tp.Burndown != nil,
+		"description":         tp.Description != nil,
+		"model":               tp.Model != nil,
+		"region":              tp.Region != nil,
+		"max_output_tokens":   tp.MaxOutputTokens != nil,
+		"min_output_tokens":   tp.MinOutputTokens != nil,
+		"small_fast_model":    tp.SmallFastModel != nil,
+		"aws_profile":         tp.AWSProfile != nil,
+		"burndown":            tp.Burndown != nil,
+		"governor":            tp.Governor != nil,
+		"tokens_per_minute":   tp.TokensPerMinute != nil,
+		"requests_per_minute": tp.RequestsPerMinute != nil,
 	}
 }
 
@@ -153,6 +162,20 @@ func (p Profile) Value(key string) string {
 			return ""
 		}
 		return strconv.Itoa(p.Burndown)
+	case "governor":
+		return strconv.FormatBool(!p.NoGovernor)
+	case "tokens_per_minute":
+		return perMinute(p.TokensPerMinute)
+	case "requests_per_minute":
+		return perMinute(p.RequestsPerMinute)
 	}
 	return ""
+}
+
+// perMinute is a per-minute limit as text: "" when unset.
+func perMinute(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }

@@ -13,14 +13,17 @@ import (
 // table and a project file may set, in the order error messages list them.
 // Pointers tell "not set" from zero.
 type tomlProfile struct {
-	Model           *string `toml:"model"`
-	Region          *string `toml:"region"`
-	MaxOutputTokens *int64  `toml:"max_output_tokens"`
-	MinOutputTokens *int64  `toml:"min_output_tokens"`
-	SmallFastModel  *string `toml:"small_fast_model"`
-	AWSProfile      *string `toml:"aws_profile"`
-	Burndown        *int64  `toml:"burndown"`
-	Description     *string `toml:"description"`
+	Model             *string `toml:"model"`
+	Region            *string `toml:"region"`
+	MaxOutputTokens   *int64  `toml:"max_output_tokens"`
+	MinOutputTokens   *int64  `toml:"min_output_tokens"`
+	SmallFastModel    *string `toml:"small_fast_model"`
+	AWSProfile        *string `toml:"aws_profile"`
+	Burndown          *int64  `toml:"burndown"`
+	Description       *string `toml:"description"`
+	Governor          *bool   `toml:"governor"`
+	TokensPerMinute   *int64  `toml:"tokens_per_minute"`
+	RequestsPerMinute *int64  `toml:"requests_per_minute"`
 }
 
 // tomlDoc is a decoded TOML file with what is needed to name lines in errors.
