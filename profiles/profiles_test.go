@@ -391,7 +391,7 @@ func TestUnknownKeyInAProjectFile(t *testing.T) {
 	w := newWorld(t)
 	w.project("profile = \"code\"\nmax_tokens = 2048\n")
 	p := w.load().Project
-	want := filepath.Join(w.proj, profiles.ProjectFileName) + `:2: unknown key "max_tokens": check its spelling (known keys: profile, model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description)`
+	want := filepath.Join(w.proj, profiles.ProjectFileName) + `:2: unknown key "max_tokens": check its spelling (known keys: profile, model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description, governor, tokens_per_minute, requests_per_minute)`
 	if p == nil || p.Err() == nil {
 		t.Fatalf("project %+v: no error, want %q", p, want)
 	}
