@@ -63,6 +63,10 @@ func fakeGateway() int {
 	mode := os.Getenv("FAKE_GATEWAY")
 	if mode == "exit" {
 		fmt.Fprintln(os.Stderr, "boom: no credentials")
+		if f, err := os.OpenFile(os.Getenv("FAKE_GATEWAY_LOG"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			_, _ = f.WriteString(`{"event":"exit"}` + "\n") // the test counts them
+			_ = f.Close()
+		}
 		return 1
 	}
 	spec, err := gatewayspec.Read(os.Stdin)
@@ -654,11 +658,12 @@ func TestGatewayRestartsOnTheSamePort(t *testing.T) {
 }
 
 // TestGatewayGivesUp: a gateway that cannot start is tried a few times,
-// then the launcher gives up, says so once after claude exits, and the exit
-// code stays claude's.
+// then the launcher gives up: it closes the socket, so that claude's
+// requests are refused at once, says so once after claude exits, and the
+// exit code stays claude's.
 func TestGatewayGivesUp(t *testing.T) {
 	bin, gwLog := governedLauncher(t)
-	env := testEnv(t, "sleep", "FAKE_SLEEP=4s", "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
+	env := testEnv(t, "sleep", "FAKE_SLEEP=60s", "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
 	cmd := exec.Command(bin, "-p", "hi")
 	cmd.Env = env
 	var stderr lockedBuffer
@@ -666,10 +671,32 @@ func TestGatewayGivesUp(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = cmd.Process.Kill() }()
+	waitEvents(t, gwLog, "4 failed starts", func(evs []gwEvent) bool { return len(evs) >= maxQuickDeaths })
+	var claude int
+	for _, c := range children(t, cmd.Process.Pid) {
+		claude = c // the gateway is gone: the one child is claude
+	}
+	url := procEnv(t, claude)[keyBaseURL]
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			break // refused: the launcher closed the socket
+		}
+		_ = c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still accepts connections after the gateway failed %d times", url, maxQuickDeaths)
+		}
+	}
+	stillEmpty := stderr.String()
+	_ = cmd.Process.Signal(syscall.SIGTERM) // claude gets it, and dies of it
 	code := waitCmd(t, cmd, 30*time.Second)
 	want := "claude-bedrock: governor: the gateway (" + filepath.Join(filepath.Dir(bin), doctorName) + " +gateway) ended 4 times within seconds of starting, so claude's requests were refused after that; its first error: boom: no credentials; run claude-bedrock +doctor, or set governor = false in profile code\n"
-	if code != 0 || stderr.String() != want {
-		t.Errorf("exit %d, stderr:\n%q\nwant 0 and\n%q", code, stderr.String(), want)
+	if code != 143 || stderr.String() != want || stillEmpty != "" {
+		t.Errorf("exit %d, stderr while claude ran %q, after:\n%q\nwant 143 and\n%q", code, stillEmpty, stderr.String(), want)
+	}
+	if n := len(gatewayEvents(t, gwLog)); n != maxQuickDeaths {
+		t.Errorf("%d starts, want %d", n, maxQuickDeaths)
 	}
 }
 
