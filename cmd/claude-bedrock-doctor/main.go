@@ -5,7 +5,9 @@
 //
 // It is a binary of its own because it links the AWS SDK, whose package
 // initialisation alone costs milliseconds that every launch of claude would
-// otherwise pay. claude-bedrock execs it for +doctor.
+// otherwise pay. claude-bedrock execs it for +doctor, and starts it as
+// `claude-bedrock-doctor +gateway` beside claude for the session's gateway
+// (gateway.go; the protocol is in package gatewayspec).
 //
 //	claude-bedrock +doctor [+NAME] [--json] [--parallel N]
 package main
@@ -30,6 +32,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == "+gateway" {
+		return gatewayMain(os.Stdin, stderr)
+	}
 	code, err := doctorMain(args, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "claude-bedrock: %v\n", err)

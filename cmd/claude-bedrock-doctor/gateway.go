@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/claude-bedrock/claude-bedrock/gateway"
+	"github.com/claude-bedrock/claude-bedrock/governor"
+	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
+	"github.com/claude-bedrock/claude-bedrock/models"
+	"github.com/claude-bedrock/claude-bedrock/quota"
+)
+
+// gatewayMemoryLimit is the soft memory limit of a session's gateway: with
+// it, 200 streams stay under 30 MiB resident (docs/benchmarks.md).
+const gatewayMemoryLimit = 20 << 20
+
+// gatewayMain is `claude-bedrock-doctor +gateway`: the session gateway the
+// launcher starts beside claude, on the listener and with the Spec it hands
+// over (package gatewayspec has the protocol). It writes nothing but a
+// failure to stderr, which the launcher shows after claude has exited.
+func gatewayMain(stdin io.Reader, stderr io.Writer) int {
+	listenerFile, lifeline := gatewayspec.TakeFiles()
+	spec, err := gatewayspec.Read(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "claude-bedrock: gateway: %v\n", err)
+		return 1
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(gatewayMemoryLimit)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
+	gatewayspec.WatchLifeline(lifeline, stop)
+
+	ln, err := net.FileListener(listenerFile)
+	_ = listenerFile.Close() // FileListener made its own copy
+	if err != nil {
+		fmt.Fprintf(stderr, "claude-bedrock: gateway: the launcher's socket: %v\n", err)
+		return 1
+	}
+	g, closeAll, err := newGateway(ctx, spec, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "claude-bedrock: gateway: %v\n", err)
+		return 1
+	}
+	defer closeAll()
+	if err := g.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "claude-bedrock: gateway: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newGateway builds the gateway a Spec describes: the upstream and its
+// authentication as claude would have used them, the governor over the
+// user's shared ledger, and the usage record.
+func newGateway(ctx context.Context, spec *gatewayspec.Spec, stderr io.Writer) (*gateway.Gateway, func(), error) {
+	env := map[string]string{}
+	for k, v := range spec.Endpoints {
+		env[k] = v
+	}
+	if spec.Upstream.BaseURL != "" {
+		env["ANTHROPIC_BEDROCK_BASE_URL"] = spec.Upstream.BaseURL
+	}
+	if spec.Upstream.BearerToken != "" {
+		env["AWS_BEARER_TOKEN_BEDROCK"] = spec.Upstream.BearerToken
+	}
+	if spec.Upstream.SkipAuth != "" {
+		env["CLAUDE_CODE_SKIP_BEDROCK_AUTH"] = spec.Upstream.SkipAuth
+	}
+	up, err := gateway.ResolveUpstream(env, spec.Region)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := gateway.Config{
+		Token:    spec.Token,
+		Region:   spec.Region,
+		Upstream: up,
+		Session:  spec.SessionID,
+		Profile:  spec.Profile,
+		Log:      log.New(stderr, "claude-bedrock: gateway: ", 0),
+	}
+	cfg.Auth, cfg.APIKey = gateway.AuthFromEnv(env)
+	if cfg.Auth == gateway.SigV4 {
+		if spec.AWSCredentialExport != "" {
+			cfg.Credentials = exportedCredentials(spec.AWSCredentialExport)
+		} else if cfg.Credentials, err = gateway.LoadCredentials(ctx, spec.AWSProfile); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	var ledger governor.Ledger
+	if err := gatewayspec.PrepareDir(spec.RuntimeDir); err == nil {
+		if l, err := governor.OpenLedger(filepath.Join(spec.RuntimeDir, "ledger")); err == nil {
+			ledger = l
+		} else {
+			cfg.Log.Printf("no shared ledger, this session paces alone: %v", err)
+		}
+	}
+	gov := governor.New(governor.Options{
+		Limits: limitsFor(spec),
+		Ledger: ledger,
+		Logf:   cfg.Log.Printf,
+	})
+	cfg.Pacer = gov
+	usage := &usageLog{path: filepath.Join(spec.StateDir, "usage.jsonl")}
+	pub := &statusPublisher{path: gatewayspec.StatusPath(spec.RuntimeDir, spec.SessionID), gov: gov}
+	cfg.Record = func(r gateway.Record) {
+		usage.append(r)
+		pub.publish()
+	}
+	g, err := gateway.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go pub.run(done)
+	return g, func() {
+		close(done)
+		pub.remove()
+		_ = gov.Close() // best effort: the session ends
+		if c, ok := ledger.(io.Closer); ok {
+			_ = c.Close() // the kernel drops the session's locks anyway
+		}
+	}, nil
+}
+
+// limitsFor gives the governor each bucket's quotas: the profile's own
+// tokens_per_minute and requests_per_minute first, else what the doctor
+// found in Service Quotas (its cache), else unknown (then only 429s teach
+// the governor a limit).
+func limitsFor(spec *gatewayspec.Spec) func(governor.Bucket) governor.Limits {
+	return func(b governor.Bucket) governor.Limits {
+		if spec.TokensPerMinute > 0 {
+			return governor.Limits{TokensPerMinute: spec.TokensPerMinute, RequestsPerMinute: spec.RequestsPerMinute, Source: "profile"}
+		}
+		if spec.CacheDir != "" {
+			for _, id := range modelIDs(b) {
+				if q, ok := quota.ReadCache(spec.CacheDir, spec.AWSProfile, b.Region, id, time.Now()); ok && q.TPM > 0 {
+					return governor.Limits{TokensPerMinute: q.TPM, RequestsPerMinute: q.RPM, Source: "service quotas"}
+				}
+			}
+		}
+		return governor.Limits{RequestsPerMinute: spec.RequestsPerMinute}
+	}
+}
+
+// modelIDs are the IDs Claude Code may have sent for a bucket's model: the
+// doctor caches quotas under the ID it was asked about.
+func modelIDs(b governor.Bucket) []string {
+	switch b.Kind {
+	case quota.Kind(""):
+		return []string{b.Model}
+	case quota.Kind("global"):
+		return []string{"global." + b.Model}
+	}
+	if p := models.PrefixFor(b.Region); p != "" {
+		return []string{p + "." + b.Model}
+	}
+	return nil
+}
+
+// exportedCredentials runs Claude Code's awsCredentialExport command, as
+// Claude Code does, and signs with what it prints: AWS CLI-style JSON,
+// {"Credentials": {"AccessKeyId", "SecretAccessKey", "SessionToken",
+// "Expiration"}}. The cache runs it again before the credentials expire.
+func exportedCredentials(command string) aws.CredentialsProvider {
+	return aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+		cmd.Stderr = io.Discard // it may print anything; never onto claude's screen
+		out, err := cmd.Output()
+		if err != nil {
+			return aws.Credentials{}, fmt.Errorf("awsCredentialExport failed: %v", exitReason(err))
+		}
+		var v struct {
+			Credentials struct {
+				AccessKeyID     string `json:"AccessKeyId"`
+				SecretAccessKey string
+				SessionToken    string
+				Expiration      time.Time
+			}
+		}
+		if err := json.Unmarshal(out, &v); err != nil || v.Credentials.AccessKeyID == "" || v.Credentials.SecretAccessKey == "" {
+			return aws.Credentials{}, errors.New(`awsCredentialExport did not print {"Credentials": {"AccessKeyId": …, "SecretAccessKey": …}}`)
+		}
+		c := v.Credentials
+		return aws.Credentials{
+			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+			Source: "awsCredentialExport", CanExpire: !c.Expiration.IsZero(), Expires: c.Expiration,
+		}, nil
+	}), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = 5 * time.Minute })
+}
+
+// exitReason says how a command failed without repeating its output, which
+// may hold a secret.
+func exitReason(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ProcessState.String()
+	}
+	return err.Error()
+}
+
+// usageLog appends one line per request to usage.jsonl: counts and timings,
+// never content, a header value or a credential (gateway.Record holds none).
+type usageLog struct {
+	path string
+	mu   sync.Mutex
+}
+
+// append writes r as one line with a single write to a file opened for
+// appending, so that lines of several sessions never interleave.
+func (u *usageLog) append(r gateway.Record) {
+	line, err := json.Marshal(r)
+	if err != nil {
+		return // a Record always encodes
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(u.path), 0o700); err != nil {
+		return // best effort: the record is a convenience, never in the way
+	}
+	f, err := os.OpenFile(u.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	_, _ = f.Write(append(line, '\n'))
+	_ = f.Close()
+}
+
+// statusPublisher writes the session's Status snapshot for
+// `claude-bedrock +statusline`: after each request and every
+// gatewayspec.StatusRefresh.
+type statusPublisher struct {
+	path string
+	gov  *governor.Governor
+	mu   sync.Mutex
+}
+
+func (p *statusPublisher) run(done <-chan struct{}) {
+	p.publish()
+	t := time.NewTicker(gatewayspec.StatusRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			p.publish()
+		}
+	}
+}
+
+// publish writes the snapshot of the bucket with the most activity.
+func (p *statusPublisher) publish() {
+	st := p.gov.Status()
+	snap := gatewayspec.Status{Time: time.Now()}
+	best := -1
+	for _, b := range st.Buckets {
+		load := b.UsedLastMinute + b.Held + b.Waiting
+		if load <= best {
+			continue
+		}
+		best = load
+		snap.Model = b.Bucket.Model
+		snap.TokensPerMinute = b.Limit
+		snap.LimitSource = b.Source
+		snap.Used = b.UsedLastMinute + b.Held
+		snap.InFlight = b.InFlight
+		snap.Waiting = b.Waiting
+	}
+	data, err := json.Marshal(snap)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(p.path), 0o700); err != nil {
+		return // best effort: the status line then shows no quota
+	}
+	tmp := p.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return
+	}
+	_ = os.Rename(tmp, p.path) // best effort, as above
+}
+
+func (p *statusPublisher) remove() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = os.Remove(p.path) // best effort: readers ignore an old snapshot
+}
