@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
+	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
+)
+
+// The end-to-end tests of the governor: the real pinned Claude Code, the
+// real launcher and the real gateway process (claude-bedrock-doctor
+// +gateway), against a fake Bedrock that requires SigV4 and meters a
+// per-minute quota holding each answer's reservation while it streams.
+
+// The quota world's figures. A `claude -p` turn's body is about 21,850
+// input tokens by the fake's estimate; at cap 8192 with burndown 5 it holds
+// about 21,850 + 5 × 8192 = 62,810 while it streams, so a 200,000 TPM quota
+// fits three at a time.
+const (
+	e2eTPM      = 200000
+	e2eCap      = 8192
+	e2eBurndown = 5 // the models table's for Sonnet 4.5
+	e2eChunks   = 4
+	e2eChunk    = time.Second // so an answer streams for about 4 s
+	e2eRegion   = "us-east-1"
+	e2eKeyID    = "AKIDE2EGOVERNORTEST1"
+	e2eSecret   = "e2e-governor-secret-key-not-a-real-one"
+)
+
+// quotaWorld is the real Claude Code behind the real launcher and its real
+// gateway, a fake Bedrock requiring SigV4 under a per-minute quota, and a
+// throw-away HOME, XDG folders and TMPDIR.
+type quotaWorld struct {
+	fake                            *fakebedrock.Server
+	bin                             string // the launcher, with the real claude-bedrock-doctor beside it
+	env                             []string
+	dir, home, tmp, runtime, config string
+	state                           string // $XDG_STATE_HOME
+}
+
+func newQuotaWorld(t *testing.T, reply string, extraConfig string) *quotaWorld {
+	t.Helper()
+	fake := fakebedrock.New(t,
+		fakebedrock.WithSigV4(e2eRegion, fakebedrock.Key{AccessKeyID: e2eKeyID, SecretAccessKey: e2eSecret}),
+		fakebedrock.WithQuota(fakebedrock.Quota{TokensPerMinute: e2eTPM, Burndown: e2eBurndown, Reservation: fakebedrock.HoldBurndown}),
+		fakebedrock.WithBehavior(fakebedrock.Behavior{Reply: reply, Chunks: e2eChunks, ChunkDelay: e2eChunk}))
+	w := &quotaWorld{fake: fake, bin: realGovernedLauncher(t), dir: t.TempDir(), tmp: t.TempDir(), runtime: t.TempDir()}
+	w.home = claudetest.Home(t, w.dir)
+	w.state = filepath.Join(w.home, ".state")
+	w.config = filepath.Join(w.home, ".config")
+	var env []string
+	for _, kv := range claudetest.Env(w.home, fake.URL(), e2eRegion) {
+		if !strings.HasPrefix(kv, "CLAUDE_CODE_SKIP_BEDROCK_AUTH=") { // claude alone signs, as the gateway does
+			env = append(env, kv)
+		}
+	}
+	w.env = append(env, "CLAUDE_BEDROCK_CLAUDE="+claudetest.Binary(t),
+		"AWS_ACCESS_KEY_ID="+e2eKeyID, "AWS_SECRET_ACCESS_KEY="+e2eSecret, "AWS_EC2_METADATA_DISABLED=true",
+		"CLAUDE_CODE_MAX_RETRIES=1",
+		"TMPDIR="+w.tmp, "XDG_RUNTIME_DIR="+w.runtime, "XDG_STATE_HOME="+w.state,
+		"XDG_CONFIG_HOME="+w.config, "XDG_CACHE_HOME="+filepath.Join(w.home, ".cache"))
+	writeFile(t, filepath.Join(w.config, "claude-bedrock/config.toml"),
+		"[profiles.code]\nmodel = \"sonnet\"\nregion = \""+e2eRegion+"\"\nmax_output_tokens = 8192\ntokens_per_minute = 200000\n"+extraConfig)
+	return w
+}
+
+// realGovernedLauncher returns a launcher binary whose claude-bedrock-doctor
+// is the real one (built into real/ by TestMain), not the fake gateway.
+func realGovernedLauncher(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "claude-bedrock")
+	if err := os.Link(launcherBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(filepath.Dir(launcherBin), "real", doctorName), filepath.Join(dir, doctorName)); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// session is one `claude-bedrock -p` run.
+type session struct {
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+	code           int
+	end            time.Time
+}
+
+func (w *quotaWorld) start(t *testing.T, prompt string) *session {
+	t.Helper()
+	s := &session{cmd: exec.Command(w.bin, "-p", prompt)}
+	s.cmd.Env, s.cmd.Dir = w.env, w.dir
+	s.cmd.Stdout, s.cmd.Stderr = &s.stdout, &s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Kill() }) // after Wait: nothing
+	return s
+}
+
+func (s *session) wait(t *testing.T) {
+	t.Helper()
+	s.code = waitCmd(t, s.cmd, 120*time.Second)
+	s.end = time.Now()
+}
+
+// usageLines reads usage.jsonl.
+func (w *quotaWorld) usageLines(t *testing.T) (raw []byte, recs []map[string]any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(w.state, "claude-bedrock", "usage.jsonl"))
+	if err != nil {
+		t.Fatalf("usage.jsonl: %v", err)
+	}
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("usage.jsonl: %v: %q", err, line)
+		}
+		recs = append(recs, m)
+	}
+	return raw, recs
+}
+
+// throttledText is what `claude -p` prints when Bedrock's 429 reached it.
+const throttledText = "API Error: Request rejected (429) · Too many tokens"
+
+// runSessions starts n `claude-bedrock -p` sessions at once and waits for
+// them all.
+func (w *quotaWorld) runSessions(t *testing.T, n int, prompt string) []*session {
+	t.Helper()
+	ss := make([]*session, n)
+	for i := range ss {
+		ss[i] = w.start(t, prompt)
+	}
+	for _, s := range ss {
+		s.wait(t)
+	}
+	return ss
+}
+
+// turnsOf are the usage records of the turns (the probes have max_tokens 1).
+func turnsOf(recs []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, r := range recs {
+		if r["max_tokens"].(float64) == e2eCap {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// quotaMakespan is how long the quota itself needs for turns arriving at
+// the given offsets, in order, each holding hold tokens while it streams
+// for d and then using use tokens for the rest of the minute (all of this
+// test's run), when each starts as soon as it fits under limit, first come
+// first served: the schedule a perfect governor would keep.
+func quotaMakespan(arrivals []time.Duration, hold, use, limit int, d time.Duration) time.Duration {
+	var ends []time.Duration
+	t := time.Duration(0)
+	fits := func(at time.Duration) bool {
+		used := hold
+		for _, e := range ends {
+			if e <= at {
+				used += use
+			} else {
+				used += hold
+			}
+		}
+		return used <= limit
+	}
+	for _, a := range arrivals {
+		t = max(t, a)
+		for !fits(t) {
+			next := time.Duration(-1)
+			for _, e := range ends {
+				if e > t && (next < 0 || e < next) {
+					next = e
+				}
+			}
+			if next < 0 {
+				return -1 // never fits: the window would have to pass
+			}
+			t = next
+		}
+		ends = append(ends, t+d)
+	}
+	last := time.Duration(0)
+	for _, e := range ends {
+		last = max(last, e)
+	}
+	return last
+}
+
+func TestQuotaMakespan(t *testing.T) {
+	d := 4 * time.Second
+	// Six turns at once under the e2e quota: three fit, then what the first
+	// three used leaves room for two, then for one.
+	if got := quotaMakespan(make([]time.Duration, 6), 62827, 21900, e2eTPM, d); got != 3*d {
+		t.Errorf("six at once: %v, want %v", got, 3*d)
+	}
+	if got := quotaMakespan([]time.Duration{0, 0, 0, 5 * time.Second}, 62827, 21900, e2eTPM, d); got != 9*time.Second {
+		t.Errorf("a late fourth: %v, want 9s", got)
+	}
+	if got := quotaMakespan(make([]time.Duration, 2), 150000, 150000, e2eTPM, d); got != -1 {
+		t.Errorf("two that never fit together: %v, want -1", got)
+	}
+}
+
+// TestGovernorE2EQuota: six `claude-bedrock -p` sessions at once whose
+// reservations together are three times the quota. Without the governor
+// some fail with Bedrock's 429; with it all are answered, no 429 reaches
+// claude, in at most 1.5 times what the quota itself allows.
+func TestGovernorE2EQuota(t *testing.T) {
+	const n = 6
+	const reply = "Answer streamed slowly under the quota."
+	t.Run("control: governor = false", func(t *testing.T) {
+		w := newQuotaWorld(t, reply, "governor = false\n")
+		ss := w.runSessions(t, n, "hi")
+		failed := 0
+		for _, s := range ss {
+			switch {
+			case s.code == 0 && strings.Contains(s.stdout.String(), reply):
+			case s.code == 1 && strings.Contains(s.stdout.String(), throttledText):
+				failed++
+			default:
+				t.Errorf("exit %d, stdout %q, stderr %q; want the reply or the 429", s.code, s.stdout.String(), s.stderr.String())
+			}
+		}
+		if failed == 0 {
+			t.Errorf("no session failed with a 429: the control run proves nothing\n%s", fakebedrock.Summary(w.fake.Turns()))
+		}
+		if _, err := os.Stat(filepath.Join(w.state, "claude-bedrock", "usage.jsonl")); err == nil {
+			t.Errorf("usage.jsonl written with governor = false: a gateway ran")
+		}
+		t.Logf("%d of %d sessions failed with a 429", failed, n)
+	})
+	t.Run("governor", func(t *testing.T) {
+		w := newQuotaWorld(t, reply, "")
+		ss := w.runSessions(t, n, "hi")
+		last := time.Time{}
+		for _, s := range ss {
+			if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 0, the reply, nothing", s.code, s.stdout.String(), s.stderr.String())
+			}
+			if s.end.After(last) {
+				last = s.end
+			}
+		}
+		recs := w.checkGoverned(t, n)
+		// The time bound, from the first turn's arrival at a gateway to
+		// the last session's end, against the schedule the fake's quota
+		// allows for the turns as they arrived.
+		turns := turnsOf(recs)
+		var arrivals []time.Duration
+		var first time.Time
+		for i, r := range turns {
+			at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 || at.Before(first) {
+				first = at
+			}
+			arrivals = append(arrivals, time.Duration(at.UnixNano()))
+		}
+		for i := range arrivals {
+			arrivals[i] -= time.Duration(first.UnixNano())
+		}
+		slices.Sort(arrivals)
+		hold, use := 0, 0
+		for _, r := range w.fake.Turns() {
+			hold = max(hold, r.Held)
+			use = max(use, r.InputTokens+e2eBurndown*r.OutputTokens)
+		}
+		ideal := quotaMakespan(arrivals, hold, use, e2eTPM, e2eChunks*e2eChunk)
+		took := last.Sub(first)
+		t.Logf("turns arrived over %v; the quota allows them in %v; the governed sessions took %v (%.2fx)", arrivals[len(arrivals)-1], ideal, took, float64(took)/float64(ideal))
+		if ideal <= 0 || took > ideal*3/2 {
+			t.Errorf("the governed sessions took %v from the first turn; the quota allows %v (hold %d, use %d), at most 1.5x that: %v\n%s",
+				took, ideal, hold, use, ideal*3/2, fakebedrock.Summary(w.fake.Turns()))
+		}
+	})
+}
+
+// checkGoverned checks what a governed run of n sessions left: every turn
+// answered, no 429 passed to claude, the fake's 429s all absorbed by the
+// gateway, usage.jsonl with one line per request claude sent. It returns
+// the usage records.
+func (w *quotaWorld) checkGoverned(t *testing.T, n int) []map[string]any {
+	t.Helper()
+	_, recs := w.usageLines(t)
+	absorbed, ok := 0, 0
+	for _, r := range recs {
+		if r["status"].(float64) != 200 {
+			t.Errorf("usage record with status %v: claude got it", r["status"])
+		}
+		if v, has := r["retries"]; has {
+			absorbed += int(v.(float64))
+		}
+	}
+	throttled := 0
+	for _, r := range w.fake.Requests() {
+		switch {
+		case r.Teammate || r.Op == "inference-profiles":
+		case r.Status == 429:
+			throttled++
+		case r.Status == 200:
+			ok++
+		default:
+			t.Errorf("the fake answered %d: %+v", r.Status, r)
+		}
+	}
+	if throttled != absorbed {
+		t.Errorf("the fake throttled %d of the sessions' requests, the gateways absorbed %d", throttled, absorbed)
+	}
+	if len(recs) != ok {
+		t.Errorf("usage.jsonl has %d lines; the fake answered %d of the sessions' requests", len(recs), ok)
+	}
+	if got := len(turnsOf(recs)); got != n {
+		t.Errorf("usage.jsonl has %d turns, want %d", got, n)
+	}
+	t.Logf("the fake throttled %d requests, all absorbed", throttled)
+	return recs
+}
