@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
 	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
+	"github.com/claude-bedrock/claude-bedrock/internal/ptytest"
 )
 
 // The end-to-end tests of the governor: the real pinned Claude Code, the
@@ -330,4 +335,182 @@ func (w *quotaWorld) checkGoverned(t *testing.T, n int) []map[string]any {
 	}
 	t.Logf("the fake throttled %d requests, all absorbed", throttled)
 	return recs
+}
+
+// TestGovernorE2ESecurity: the real gateway refuses requests without the
+// session's token (401, nothing upstream), listens on 127.0.0.1 only; the
+// token is on no command line and, after the run, in no file; usage.jsonl
+// has one line per request and no prompt or answer text.
+func TestGovernorE2ESecurity(t *testing.T) {
+	const (
+		prompt = "Tell me about the marmalade zeppelin 7731"
+		reply  = "Quixotic pelicans 4419 juggle lanterns."
+	)
+	w := newQuotaWorld(t, reply, "")
+	s := w.start(t, prompt)
+	w.fake.WaitTurns(t, 1, 60*time.Second) // the turn streams for seconds: look at the session now
+
+	var claudePID, gatewayPID int
+	for _, pid := range children(t, s.cmd.Process.Pid) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)) // it may have ended
+		if strings.HasSuffix(string(b), "\x00+gateway\x00") {
+			gatewayPID = pid
+		} else {
+			claudePID = pid
+		}
+	}
+	if claudePID == 0 || gatewayPID == 0 {
+		t.Fatalf("the launcher's children: claude %d, gateway %d", claudePID, gatewayPID)
+	}
+	cenv := procEnv(t, claudePID)
+	token, base := cenv[keyBearer], cenv[keyBaseURL]
+	if len(token) < 22 || !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("claude's %s has %d chars, %s=%q", keyBearer, len(token), keyBaseURL, base)
+	}
+	for _, pid := range []int{s.cmd.Process.Pid, claudePID, gatewayPID} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{token, e2eSecret} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("a secret is on the command line of pid %d: %q", pid, b)
+			}
+		}
+	}
+	if v, ok := procEnv(t, gatewayPID)[keyBearer]; ok {
+		t.Errorf("the gateway's environment has %s (%d chars): the token travels on stdin only", keyBearer, len(v))
+	}
+	port, err := strconv.Atoi(strings.TrimPrefix(base, "http://127.0.0.1:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listenAddrs(t, port); len(got) != 1 || got[0] != "0100007F" {
+		t.Errorf("the gateway's socket listens on %v; want 127.0.0.1 only (0100007F)", got)
+	}
+
+	// Requests without the session's token, to the model and to the
+	// control plane: 401, and nothing reaches the fake.
+	const probeModel = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	wrong := token[:len(token)-1] + "A" // one character off
+	if strings.HasSuffix(token, "A") {
+		wrong = token[:len(token)-1] + "B"
+	}
+	for _, tc := range []struct{ name, method, path, auth string }{
+		{"no token", "POST", "/model/" + probeModel + "/invoke", ""},
+		{"wrong token", "POST", "/model/" + probeModel + "/invoke-with-response-stream", "Bearer " + wrong},
+		{"a SigV4 header", "POST", "/model/" + probeModel + "/invoke", "AWS4-HMAC-SHA256 Credential=" + e2eKeyID + "/20261202/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00"},
+		{"the token without Bearer", "GET", "/inference-profiles", token},
+		{"control plane, no token", "GET", "/inference-profiles?maxResults=1", ""},
+	} {
+		before := len(w.fake.Requests())
+		req, err := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"max_tokens":1,"messages":[{"role":"user","content":"intruder"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_ = resp.Body.Close() // the status is the answer
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", tc.name, resp.StatusCode)
+		}
+		for _, r := range w.fake.Requests()[before:] {
+			if strings.Contains(fmt.Sprint(r.UserTexts), "intruder") || r.Op == "inference-profiles" {
+				t.Errorf("%s reached the fake: %s %s", tc.name, r.Method, r.Path)
+			}
+		}
+	}
+
+	s.wait(t)
+	if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", s.code, s.stdout.String(), s.stderr.String())
+	}
+	waitGone(t, gatewayPID, "the gateway after claude exited")
+	roots := []string{w.home, w.dir, w.tmp, w.runtime, filepath.Dir(w.bin)}
+	for _, secret := range []string{token, e2eSecret} {
+		if f := filesHolding(t, secret, roots...); len(f) > 0 {
+			t.Errorf("a secret (%d chars) is in files: %v", len(secret), f)
+		}
+	}
+	raw, recs := w.usageLines(t)
+	for _, text := range []string{"marmalade", "zeppelin", "7731", "Quixotic", "pelicans", "4419", "lanterns", "intruder", token} {
+		if bytes.Contains(raw, []byte(text)) {
+			t.Errorf("usage.jsonl holds %q:\n%s", text, raw)
+		}
+	}
+	answered := 0
+	for _, r := range w.fake.Requests() {
+		if r.Op != "inference-profiles" && r.Status == 200 {
+			answered++
+		}
+	}
+	if len(recs) != answered || len(turnsOf(recs)) != 1 {
+		t.Errorf("usage.jsonl has %d lines (%d turns); the fake answered %d model requests, one turn:\n%s", len(recs), len(turnsOf(recs)), answered, raw)
+	}
+}
+
+// TestGovernorE2ETeammate: another client of the same account holds part
+// of the quota directly on the fake while governed sessions run, unknown
+// to the governor: the sessions all succeed still.
+func TestGovernorE2ETeammate(t *testing.T) {
+	const n = 4
+	const reply = "Answer beside a teammate."
+	w := newQuotaWorld(t, reply, "")
+	// 40,000 of the 200,000 held by the teammate: the governor, which
+	// thinks three turns fit, is throttled until it learns; only two fit.
+	release := w.fake.Occupy("us.anthropic.claude-sonnet-4-5-20250929-v1:0", 40000)
+	ss := w.runSessions(t, n, "hi")
+	release()
+	for _, s := range ss {
+		if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 0, the reply, nothing", s.code, s.stdout.String(), s.stderr.String())
+		}
+	}
+	w.checkGoverned(t, n)
+}
+
+// TestGovernorE2EStatusLine: an interactive session in a terminal shows the
+// launcher's status line with the quota use from the real gateway's
+// snapshot, and more of it once a turn has been answered.
+func TestGovernorE2EStatusLine(t *testing.T) {
+	const reply = "Status line reply."
+	w := newQuotaWorld(t, reply, "")
+	w.fake.Update(func(b *fakebedrock.Behavior) { b.ChunkDelay = 0 }) // no waiting here
+	cmd := exec.Command(w.bin)
+	cmd.Env, cmd.Dir = w.env, w.dir
+	term := ptytest.Start(t, cmd, 40, 120)
+	line := regexp.MustCompile(`code · cap 8192 · quota (\d+)% of 200k/min · 0 waiting`)
+	shows := func(min int) func(*ptytest.Screen) bool {
+		return func(s *ptytest.Screen) bool {
+			for _, m := range line.FindAllStringSubmatch(s.String(), -1) {
+				if n, _ := strconv.Atoi(m[1]); n >= min {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	term.WaitForScreenState(t, "the status line with the gateway's quota", shows(0), 60*time.Second)
+	term.Type("say hi", 20*time.Millisecond)
+	term.Write("\r")
+	term.WaitForScreen(t, reply, 60*time.Second)
+	// The turn used about 21,900 of the 200,000: 10% or more.
+	term.WaitForScreenState(t, "the status line after the turn", shows(10), 30*time.Second)
+	term.Write("\x03") // two Ctrl-C in a row end the session
+	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
+	term.Write("\x03")
+	if code := term.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	if m := term.Mode(t); !m.Sane() {
+		t.Errorf("terminal not restored: %+v", m)
+	}
+	if _, recs := w.usageLines(t); len(turnsOf(recs)) != 1 {
+		t.Errorf("usage.jsonl has %d turns, want 1", len(turnsOf(recs)))
+	}
 }
