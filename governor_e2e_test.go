@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -513,4 +514,42 @@ func TestGovernorE2EStatusLine(t *testing.T) {
 	if _, recs := w.usageLines(t); len(turnsOf(recs)) != 1 {
 		t.Errorf("usage.jsonl has %d turns, want 1", len(turnsOf(recs)))
 	}
+}
+
+// TestGovernorE2EGatewayKilledMidTurn: the gateway killed while claude's
+// turn streams through it is started again on the same port, and claude's
+// retry of the cut turn is answered through the new one.
+func TestGovernorE2EGatewayKilledMidTurn(t *testing.T) {
+	const reply = "Answer after the gateway came back."
+	w := newQuotaWorld(t, reply, "")
+	s := w.start(t, "hi")
+	w.fake.WaitTurns(t, 1, 60*time.Second)
+	first := gatewayOf(t, s.cmd.Process.Pid)
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.fake.WaitTurns(t, 2, 30*time.Second) // claude's retry, through the new gateway: still streaming
+	if again := gatewayOf(t, s.cmd.Process.Pid); again == first {
+		t.Errorf("the gateway's pid is still %d after it was killed", first)
+	}
+	s.wait(t)
+	if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 0, the reply, nothing\n%s", s.code, s.stdout.String(), s.stderr.String(), fakebedrock.Summary(w.fake.Requests()))
+	}
+	if turns := w.fake.Turns(); len(turns) < 2 {
+		t.Errorf("%d turns at the fake, want the cut one and its retry:\n%s", len(turns), fakebedrock.Summary(w.fake.Requests()))
+	}
+}
+
+// gatewayOf returns the pid of the launcher's gateway process.
+func gatewayOf(t *testing.T, launcher int) int {
+	t.Helper()
+	for _, pid := range children(t, launcher) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)) // it may have ended
+		if strings.HasSuffix(string(b), "\x00+gateway\x00") {
+			return pid
+		}
+	}
+	t.Fatalf("no gateway among the launcher's children %v", children(t, launcher))
+	return 0
 }
