@@ -52,12 +52,12 @@ type quotaWorld struct {
 	state                           string // $XDG_STATE_HOME
 }
 
-func newQuotaWorld(t *testing.T, reply string, extraConfig string) *quotaWorld {
+func newQuotaWorld(t *testing.T, reply string, extraConfig string, opts ...fakebedrock.Option) *quotaWorld {
 	t.Helper()
-	fake := fakebedrock.New(t,
+	fake := fakebedrock.New(t, append([]fakebedrock.Option{
 		fakebedrock.WithSigV4(e2eRegion, fakebedrock.Key{AccessKeyID: e2eKeyID, SecretAccessKey: e2eSecret}),
 		fakebedrock.WithQuota(fakebedrock.Quota{TokensPerMinute: e2eTPM, Burndown: e2eBurndown, Reservation: fakebedrock.HoldBurndown}),
-		fakebedrock.WithBehavior(fakebedrock.Behavior{Reply: reply, Chunks: e2eChunks, ChunkDelay: e2eChunk}))
+		fakebedrock.WithBehavior(fakebedrock.Behavior{Reply: reply, Chunks: e2eChunks, ChunkDelay: e2eChunk})}, opts...)...)
 	w := &quotaWorld{fake: fake, bin: realGovernedLauncher(t), dir: t.TempDir(), tmp: t.TempDir(), runtime: t.TempDir()}
 	w.home = claudetest.Home(t, w.dir)
 	w.state = filepath.Join(w.home, ".state")
@@ -552,4 +552,41 @@ func gatewayOf(t *testing.T, launcher int) int {
 	}
 	t.Fatalf("no gateway among the launcher's children %v", children(t, launcher))
 	return 0
+}
+
+// TestGovernorE2ECredentialExport: with Claude Code's awsCredentialExport
+// in the user's settings and no AWS credentials anywhere else, the gateway
+// signs with the temporary credentials the command prints, session token
+// included, as claude alone would.
+func TestGovernorE2ECredentialExport(t *testing.T) {
+	const reply = "Signed with exported credentials."
+	temp := fakebedrock.Key{AccessKeyID: "ASIAE2EEXPORTEDKEY01", SecretAccessKey: "exported-secret-not-a-real-one", SessionToken: "exported-session-token"}
+	w := newQuotaWorld(t, reply, "", fakebedrock.WithSigV4(e2eRegion, temp))
+	w.fake.Update(func(b *fakebedrock.Behavior) { b.ChunkDelay = 0 })
+	var env []string
+	for _, kv := range w.env {
+		if !strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") && !strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") {
+			env = append(env, kv)
+		}
+	}
+	w.env = env
+	creds, err := json.Marshal(map[string]any{"Credentials": map[string]any{"AccessKeyId": temp.AccessKeyID, "SecretAccessKey": temp.SecretAccessKey,
+		"SessionToken": temp.SessionToken, "Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claudetest.WriteJSON(t, w.home, ".claude/settings.json", map[string]any{"awsCredentialExport": "echo '" + string(creds) + "'"})
+	s := w.start(t, "hi")
+	s.wait(t)
+	if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 0, the reply, nothing\n%s", s.code, s.stdout.String(), s.stderr.String(), fakebedrock.Summary(w.fake.Requests()))
+	}
+	for _, r := range w.fake.Requests() {
+		if r.Auth != "sigv4" || r.AccessKeyID != temp.AccessKeyID || !r.SessionToken {
+			t.Errorf("%s %s: auth %q with key %s, session token %v; want the exported credentials", r.Method, r.Path, r.Auth, r.AccessKeyID, r.SessionToken)
+		}
+	}
+	if _, recs := w.usageLines(t); len(turnsOf(recs)) != 1 {
+		t.Errorf("usage.jsonl has %d turns, want 1: the turn did not go through the gateway", len(turnsOf(recs)))
+	}
 }
