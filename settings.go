@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/claude-bedrock/claude-bedrock/launcher"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
 // withSettings returns the arguments for claude: the user's, in order, with
