@@ -108,8 +108,8 @@ func TestSystemConfigThroughTheBinary(t *testing.T) {
 		t.Fatalf("+profiles: exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"* corp     sonnet  us-east-1  6000  -            system    \n",
-		"  light    haiku   us-west-2  1024  -            built-in  quick",
+		"* corp     sonnet  us-east-1  6000  -            on        system    \n",
+		"  light    haiku   us-west-2  1024  -            on        built-in  quick",
 		"corp applies here: chosen by default in " + system + "\n",
 		"config " + user + " (none yet: the built-in and system profiles apply)\nsystem config " + system + "\n",
 	} {
