@@ -148,7 +148,7 @@ func TestSystemLayerErrorsNameTheSystemFile(t *testing.T) {
 		{name: "malformed toml", system: "default = \"code\"\n[profiles.x\nmodel = 1\n",
 			want: `SYSTEM:2: expected ']' to close table name`},
 		{name: "unknown key", system: "[profiles.corp]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_token = 4096\n",
-			want: `SYSTEM:4: unknown key "profiles.corp.max_output_token": check its spelling (known keys: model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description)`},
+			want: `SYSTEM:4: unknown key "profiles.corp.max_output_token": check its spelling (known keys: model, region, max_output_tokens, min_output_tokens, small_fast_model, aws_profile, burndown, description, governor, tokens_per_minute, requests_per_minute)`},
 		{name: "bad cap", system: "[profiles.corp]\nmodel = \"sonnet\"\nregion = \"us-west-2\"\nmax_output_tokens = 0\n",
 			want: `SYSTEM:4: max_output_tokens: 0 is not a positive number of tokens`},
 		{name: "no model", system: "[profiles.corp]\nregion = \"us-west-2\"\nmax_output_tokens = 4096\n",
