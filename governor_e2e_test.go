@@ -334,7 +334,12 @@ func (w *quotaWorld) checkGoverned(t *testing.T, n int) []map[string]any {
 	if got := len(turnsOf(recs)); got != n {
 		t.Errorf("usage.jsonl has %d turns, want %d", got, n)
 	}
-	t.Logf("the fake throttled %d requests, all absorbed", throttled)
+	if t.Failed() {
+		raw, _ := w.usageLines(t)
+		t.Logf("usage.jsonl:\n%s\nthe fake:\n%s", raw, fakebedrock.Summary(w.fake.Requests()))
+	} else {
+		t.Logf("the fake throttled %d requests, all absorbed", throttled)
+	}
 	return recs
 }
 
@@ -500,8 +505,11 @@ func TestGovernorE2EStatusLine(t *testing.T) {
 	term.Type("say hi", 20*time.Millisecond)
 	term.Write("\r")
 	term.WaitForScreen(t, reply, 60*time.Second)
-	// The turn used about 21,900 of the 200,000: 10% or more.
-	term.WaitForScreenState(t, "the status line after the turn", shows(10), 30*time.Second)
+	// The turn used about 21,900 of the 200,000: 10% or more. And the turn
+	// has ended: a Ctrl-C now quits instead of interrupting it.
+	term.WaitForScreenState(t, "the status line after the turn, claude idle", func(s *ptytest.Screen) bool {
+		return shows(10)(s) && !s.Shows("esc to interrupt")
+	}, 30*time.Second)
 	term.Write("\x03") // two Ctrl-C in a row end the session
 	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
 	term.Write("\x03")

@@ -98,11 +98,12 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 // waitIdle waits until claude has ended its turn. Its answer on screen is
 // not enough: on a busy machine it is drawn before the turn ends, and a
 // Ctrl-C then interrupts the request instead of asking for a second one
-// to quit.
+// to quit. The footer shows "? for shortcuts", or the launcher's status
+// line in its place.
 func waitIdle(t *testing.T, term *ptytest.Term) {
 	t.Helper()
 	term.WaitForScreenState(t, "claude idle", func(s *ptytest.Screen) bool {
-		return s.Shows(tuiReady) && !s.Shows("esc to interrupt")
+		return (s.Shows("? for shortcuts") || s.Shows(tuiReady)) && !s.Shows("esc to interrupt")
 	}, 60*time.Second)
 }
 
