@@ -108,12 +108,15 @@ func newGateway(ctx context.Context, spec *gatewayspec.Spec, stderr io.Writer) (
 	}
 
 	var ledger governor.Ledger
-	if err := gatewayspec.PrepareDir(spec.RuntimeDir); err == nil {
-		if l, err := governor.OpenLedger(gatewayspec.LedgerDir(spec.RuntimeDir)); err == nil {
+	err = gatewayspec.PrepareDir(spec.RuntimeDir)
+	if err == nil {
+		var l *governor.DirLedger
+		if l, err = governor.OpenLedger(gatewayspec.LedgerDir(spec.RuntimeDir)); err == nil {
 			ledger = l
-		} else {
-			cfg.Log.Printf("no shared ledger, this session paces alone: %v", err)
 		}
+	}
+	if err != nil {
+		cfg.Log.Printf("no shared ledger, this session paces alone: %v", err)
 	}
 	quotas := &quotaSource{spec: spec, creds: cfg.Credentials, log: cfg.Log}
 	gov := governor.New(governor.Options{
