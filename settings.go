@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
 	"github.com/claude-bedrock/claude-bedrock/launcher"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
@@ -169,7 +169,7 @@ func (a *app) privateSettings(text string) (string, error) {
 		if dir == "" {
 			dir, pattern = os.TempDir(), "claude-bedrock-"+name // as a last resort
 			removeStale(dir, "claude-bedrock-settings-")
-		} else if err = privateDir(dir); err != nil {
+		} else if err = gatewayspec.PrepareDir(dir); err != nil {
 			a.log.Printf("not keeping settings in %s: %v", dir, err)
 			continue
 		}
@@ -197,29 +197,6 @@ func settingsDirs(env map[string]string) []string {
 		dirs = append(dirs, filepath.Join(d, "claude-bedrock"))
 	}
 	return append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("claude-bedrock-%d", os.Getuid())))
-}
-
-// privateDir makes dir a folder only the user can open, or says why it
-// cannot be one: in a shared temp folder, another user may have made it
-// first, or put a link there.
-func privateDir(dir string) error {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.IsDir():
-		return errors.New("not a folder")
-	case !ok || int(st.Uid) != os.Getuid():
-		return errors.New("not the user's own")
-	case fi.Mode().Perm() != 0o700:
-		return os.Chmod(dir, 0o700)
-	}
-	return nil
 }
 
 // removeStaleSettings removes the settings files of launchers that are

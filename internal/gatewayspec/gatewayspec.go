@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -204,11 +205,15 @@ func LedgerDir(runtimeDir string) string {
 	return filepath.Join(runtimeDir, "ledger")
 }
 
-// PrepareDir creates dir (and its parents) private to the user, and checks
-// that it is a real folder the user owns that nobody else can write or
-// read: in a shared temp folder another user could have made it first.
+// PrepareDir makes dir a folder only the user can open, or says why it
+// cannot be one. Its parent must exist: a stale $XDG_RUNTIME_DIR (gone, or
+// another user's after su) is not made again. In a shared temp folder
+// another user may have made dir first, or put a link there: it must be a
+// real folder the user owns; one the user owns with looser permissions is
+// made private. The launcher keeps merged settings files there, the gateway
+// its ledger and status snapshots.
 func PrepareDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	fi, err := os.Lstat(dir)
@@ -216,8 +221,11 @@ func PrepareDir(dir string) error {
 		return err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s is not a private folder of this user: remove it", dir)
+	switch {
+	case !fi.IsDir() || !ok || int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s is not a folder of this user's: remove it", dir)
+	case fi.Mode().Perm() != 0o700:
+		return os.Chmod(dir, 0o700)
 	}
 	return nil
 }
