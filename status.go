@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,14 +41,18 @@ func status(w io.Writer, env map[string]string, args []string) error {
 	if !watch {
 		return printStatus(w, dir, jsonOut, time.Now())
 	}
+	if jsonOut {
+		return usagef("+status: --watch redraws a table; for JSON, run +status --json as often as you need")
+	}
+	fmt.Fprint(w, "\x1b[H\x1b[2J")
 	for {
-		// Home, then clear what the last drawing left below: the table
-		// is redrawn in place without a flash.
-		fmt.Fprint(w, "\x1b[H")
-		if err := printStatus(w, dir, jsonOut, time.Now()); err != nil {
+		// Home, then each line cleared to its end and what the last
+		// drawing left below: the table is redrawn in place without a flash.
+		var frame bytes.Buffer
+		if err := printStatus(&frame, dir, false, time.Now()); err != nil {
 			return err
 		}
-		fmt.Fprint(w, "\x1b[J")
+		fmt.Fprint(w, "\x1b[H"+strings.ReplaceAll(frame.String(), "\n", "\x1b[K\n")+"\x1b[J")
 		time.Sleep(statusRefresh)
 	}
 }

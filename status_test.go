@@ -77,6 +77,9 @@ func TestStatusWithNoSession(t *testing.T) {
 	if !strings.Contains(out.String(), "no governed session is running") {
 		t.Errorf("+status = %q", out.String())
 	}
+	if err := status(&out, env, []string{"--watch", "--json"}); err == nil || !strings.Contains(err.Error(), "--watch redraws a table") {
+		t.Errorf("+status --watch --json: %v", err)
+	}
 	if err := status(&out, env, []string{"--jsn"}); err == nil || !strings.Contains(err.Error(), "--json and --watch") {
 		t.Errorf("+status --jsn: %v", err)
 	}

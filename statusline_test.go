@@ -61,7 +61,7 @@ func TestStatusline(t *testing.T) {
 		{"governor off", []string{"CLAUDE_BEDROCK_PROFILE=code", "CLAUDE_CODE_MAX_OUTPUT_TOKENS=4096"},
 			statusJSON(t, fresh), "{}", "code · cap 4096 · quota — · waiting —"},
 		{"outside the launcher, garbage input", nil, nil, "\x00\xff not json {{{", "— · cap — · quota — · waiting —"},
-		{"a session id that is a path", []string{envSession + "=../s1"}, statusJSON(t, fresh), "", "— · cap — · quota — · waiting —"},
+		{"a session id that is a path", []string{envSession + "=../sessions/s1"}, statusJSON(t, fresh), "", "— · cap — · quota — · waiting —"},
 		{"control characters in the profile", []string{"CLAUDE_BEDROCK_PROFILE=co\x1b[2Jde", "CLAUDE_CODE_MAX_OUTPUT_TOKENS=abc"}, nil, "", "co[2Jde · cap — · quota — · waiting —"},
 		{"a big input", []string{"CLAUDE_BEDROCK_PROFILE=code"}, nil, strings.Repeat("x", 1<<20), "code · cap — · quota — · waiting —"},
 	}
