@@ -564,7 +564,7 @@ func (g *Gateway) authenticate(req *http.Request, payloadHash string) error {
 	case SigV4:
 		creds, err := g.creds.Retrieve(req.Context())
 		if err != nil {
-			return credentialsError{err}
+			return credentialsError{err: err}
 		}
 		req.Header.Del("X-Amz-Security-Token") // from an earlier attempt's credentials
 		return g.signer.SignHTTP(req.Context(), creds, req, payloadHash, "bedrock", g.region, time.Now())
@@ -580,10 +580,21 @@ type pacerError struct{ err error }
 func (e pacerError) Error() string { return "waiting for quota: " + e.err.Error() }
 func (e pacerError) Unwrap() error { return e.err }
 
-// credentialsError is the credential chain failing.
-type credentialsError struct{ err error }
+// credentialsError is the credential chain failing. Its text never holds
+// the chain's own error: the AWS SDK's may quote what a credential_process
+// printed, secret key included, and this text reaches claude's screen and
+// the log. The doctor says why, without secrets.
+type credentialsError struct {
+	from string // where they were looked for ("AWS profile \"x\""), or ""
+	err  error
+}
 
-func (e credentialsError) Error() string { return "AWS credentials: " + e.err.Error() }
+func (e credentialsError) Error() string {
+	if e.from != "" {
+		return "no usable AWS credentials from " + e.from + ": run 'claude-bedrock +doctor' to see why"
+	}
+	return "no usable AWS credentials: run 'claude-bedrock +doctor' to see why"
+}
 func (e credentialsError) Unwrap() error { return e.err }
 
 // modifyResponse notes the status and, for a model's answer, meters it on

@@ -183,7 +183,9 @@ func LoadCredentials(ctx context.Context, profile string) (aws.CredentialsProvid
 		})
 	}
 	if _, err := creds.Retrieve(ctx); err != nil {
-		return nil, fmt.Errorf("no usable AWS credentials from %s: %w (run 'claude-bedrock +doctor' to see why)", name, err)
+		// Not err's text: the SDK's may quote a credential_process's
+		// output, secrets included (see credentialsError).
+		return nil, credentialsError{from: name, err: err}
 	}
 	return creds, nil
 }

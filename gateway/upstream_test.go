@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -181,5 +182,35 @@ func TestLoadCredentialsRefreshesBeforeExpiry(t *testing.T) {
 		if c.AccessKeyID != tc.want {
 			t.Errorf("credentials valid for %v: third fetch gave %s, want %s", tc.ttl, c.AccessKeyID, tc.want)
 		}
+	}
+}
+
+// TestCredentialsErrorHoldsNoSecret: the AWS SDK's error for a
+// credential_process whose output it cannot parse quotes that output,
+// secret key included; the gateway's error, which reaches claude's screen
+// and the log, must not.
+func TestCredentialsErrorHoldsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	proc := `echo '{"Version":1,"AccessKeyId":"AKIDLEAK","SecretAccessKey":"SECRETLEAKVALUE","Expiration":"not a time"}'`
+	if err := os.WriteFile(cfg, []byte("[profile leaky]\ncredential_process = sh -c \""+strings.ReplaceAll(proc, `"`, `\"`)+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", cfg)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	_, err := LoadCredentials(context.Background(), "leaky")
+	if err == nil {
+		t.Fatal("credentials loaded from a process whose output does not parse")
+	}
+	if inner := errors.Unwrap(err); inner == nil || !strings.Contains(inner.Error(), "SECRETLEAKVALUE") {
+		t.Logf("the SDK's own error no longer quotes the output (%v): this test guards nothing new", inner)
+	}
+	if strings.Contains(err.Error(), "SECRETLEAKVALUE") {
+		t.Errorf("the error quotes the secret: %v", err)
+	}
+	if !strings.Contains(err.Error(), `"leaky"`) {
+		t.Errorf("the error does not name the profile: %v", err)
 	}
 }

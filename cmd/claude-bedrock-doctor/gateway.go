@@ -219,7 +219,9 @@ func (s *quotaSource) cached(b governor.Bucket) (quota.Cached, bool) {
 func (s *quotaSource) lookup(b governor.Bucket) {
 	err := s.lookupErr(b)
 	if err != nil {
-		s.log.Printf("no Service Quotas lookup for %s in %s: %v", b.Model, b.Region, err)
+		// Not err's text: a failed credential chain's may quote a
+		// credential_process's output, secrets included.
+		s.log.Printf("no Service Quotas lookup for %s in %s: run 'claude-bedrock +doctor' to see why", b.Model, b.Region)
 	}
 	if s.looked != nil {
 		s.looked(b, err)
@@ -290,12 +292,19 @@ func modelIDs(b governor.Bucket) []string {
 	return nil
 }
 
+// credentialExportTimeout bounds one run of awsCredentialExport.
+const credentialExportTimeout = time.Minute
+
 // exportedCredentials runs Claude Code's awsCredentialExport command, as
 // Claude Code does, and signs with what it prints: AWS CLI-style JSON,
 // {"Credentials": {"AccessKeyId", "SecretAccessKey", "SessionToken",
 // "Expiration"}}. The cache runs it again before the credentials expire.
 func exportedCredentials(command string) aws.CredentialsProvider {
 	return aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		// The cache shares one refresh among all requests, with a context
+		// that never ends: a command that hangs must not hold them all.
+		ctx, cancel := context.WithTimeout(ctx, credentialExportTimeout)
+		defer cancel()
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 		cmd.Stderr = io.Discard // it may print anything; never onto claude's screen
 		out, err := cmd.Output()
