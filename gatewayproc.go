@@ -72,6 +72,7 @@ type gateway struct {
 	deaths   int    // how many times it ended while claude ran
 	gaveUp   string // why the launcher stopped restarting it, "" while it has not
 	errLine  string // the first line the gateways wrote
+	exitErr  string // how the first gateway that failed ended, for when none wrote a line
 }
 
 // newGateway binds the session's listening socket on 127.0.0.1 and
@@ -173,8 +174,8 @@ func (g *gateway) supervise() {
 		}
 		g.mu.Lock()
 		g.deaths++
-		if err != nil && g.errLine == "" {
-			g.errLine = err.Error()
+		if err != nil && g.exitErr == "" {
+			g.exitErr = err.Error() // its own line may still be in the pipe: report reads both
 		}
 		g.mu.Unlock()
 		if time.Since(began) < quickDeath {
@@ -355,6 +356,15 @@ func (g *gateway) closeFiles() {
 	}
 }
 
+// firstError is the gateways' first error line, else how one ended.
+// Called with g.mu held.
+func (g *gateway) firstError() string {
+	if g.errLine != "" {
+		return g.errLine
+	}
+	return g.exitErr
+}
+
 // report is what to say on stderr after claude exited: "" when the
 // gateway served the whole session.
 func (g *gateway) report(profile string) string {
@@ -362,13 +372,13 @@ func (g *gateway) report(profile string) string {
 	defer g.mu.Unlock()
 	if g.gaveUp == "" {
 		if g.deaths > 0 {
-			g.log.Printf("the gateway ended %d times during the session and was started again; its first error: %s", g.deaths, g.errLine)
+			g.log.Printf("the gateway ended %d times during the session and was started again; its first error: %s", g.deaths, g.firstError())
 		}
 		return ""
 	}
 	line := "governor: " + g.gaveUp + ", so claude's requests were refused after that"
-	if g.errLine != "" {
-		line += "; its first error: " + g.errLine
+	if e := g.firstError(); e != "" {
+		line += "; its first error: " + e
 	}
 	return line + "; run claude-bedrock +doctor, or set governor = false in profile " + profile
 }
