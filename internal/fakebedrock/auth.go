@@ -27,6 +27,8 @@ type auth struct {
 	bearer string
 	// teammate is the key RunTeammate signs with, accepted whenever SigV4 is.
 	teammate Key
+	// expired are the access key IDs refused as expired (under Server.mu).
+	expired map[string]bool
 }
 
 // authSuffix ends the x-amzn-ErrorType of authentication refusals: they come
@@ -116,6 +118,9 @@ func (s *Server) authenticate(r *http.Request, body []byte, rec *Request) *error
 	if tok := a.keys[c.AccessKeyID].SessionToken; tok != "" &&
 		(!c.SecurityToken || subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(tok)) != 1) {
 		return &errorAnswer{http.StatusForbidden, sigv4check.UnrecognizedClient + authSuffix, "The security token included in the request is invalid."}
+	}
+	if s.isExpired(c.AccessKeyID) {
+		return &expiredRefusal
 	}
 	rec.Auth = "sigv4"
 	return nil

@@ -202,7 +202,8 @@ type Request struct {
 	Query  string // raw query
 	// Model is the model or inference-profile ID from /model/{id}/..., unescaped.
 	Model string
-	// Op is "invoke", "invoke-with-response-stream", "inference-profiles" or "" (unknown path).
+	// Op is "invoke", "invoke-with-response-stream", "inference-profiles",
+	// "sts" (GetCallerIdentity, see WithExpired) or "" (unknown path).
 	Op string
 	// Stream is true for invoke-with-response-stream.
 	Stream bool
@@ -497,6 +498,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			rec.UserTexts = userTexts(body)
 		}
+	}
+	if len(s.auth.keys) > 0 && isSTS(r, raw) {
+		s.answerSTS(w, r, raw, rec)
+		return
 	}
 	if refusal := s.authenticate(r, raw, &rec); refusal != nil {
 		rec.Status, rec.Answer, rec.Done = refusal.status, strings.TrimSuffix(refusal.errType, authSuffix), true
