@@ -386,6 +386,10 @@ type call struct {
 	status  int
 	meter   meter
 	resp    *meteredBody
+	// signedWith tells which credentials signed the last attempt;
+	// renewals counts the attempts made again with renewed ones.
+	signedWith credsID
+	renewals   int
 }
 
 func (g *Gateway) newCall(r *http.Request, body []byte) *call {
@@ -436,6 +440,15 @@ func (c *call) acquire(ctx context.Context) error {
 		c.held = h.Held()
 	}
 	return nil
+}
+
+// releaseLease settles the attempt's lease, if any, as refused with
+// status: Bedrock counts nothing for it.
+func (c *call) releaseLease(status int) {
+	if c.lease != nil {
+		c.lease.Done(governor.Usage{}, status)
+		c.lease = nil
+	}
 }
 
 // finish settles the lease and writes the record.
@@ -512,9 +525,18 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body, _ = req.GetBody() // never fails
 		}
 		if err := g.authenticate(req, payloadHash); err != nil {
+			if g.awaitCredentials(ctx, c, err) {
+				continue
+			}
 			return nil, err
 		}
 		resp, err := g.base.RoundTrip(req)
+		if err == nil {
+			var again bool
+			if resp, again = g.renewAfter(ctx, c, resp); again {
+				continue
+			}
+		}
 		if err != nil || resp.StatusCode != http.StatusTooManyRequests || c.lease == nil {
 			c.body = nil // sent for good: let it go while the answer streams
 			return resp, err
@@ -567,6 +589,7 @@ func (g *Gateway) authenticate(req *http.Request, payloadHash string) error {
 			return credentialsError{err: err}
 		}
 		req.Header.Del("X-Amz-Security-Token") // from an earlier attempt's credentials
+		callOf(req.Context()).signedWith = idOf(creds)
 		return g.signer.SignHTTP(req.Context(), creds, req, payloadHash, "bedrock", g.region, time.Now())
 	case Bearer:
 		req.Header.Set("Authorization", "Bearer "+g.apiKey)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -31,6 +33,11 @@ func credentialProcess(counter string) int {
 	if err := os.WriteFile(counter, []byte(strings.Repeat("x", n)), 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if ready := os.Getenv("GATEWAY_TEST_CREDPROC_READY"); ready != "" {
+		if _, err := os.Stat(ready); err != nil {
+			return 1 // as a credential_process fails when its session is over
+		}
 	}
 	ttl, _ := time.ParseDuration(os.Getenv("GATEWAY_TEST_CREDPROC_TTL"))
 	out, _ := json.Marshal(map[string]any{ // a map of plain values always marshals
@@ -127,23 +134,23 @@ func awsFiles(t *testing.T, config string) {
 func TestLoadCredentials(t *testing.T) {
 	awsFiles(t, "[profile static]\naws_access_key_id = AKIASTATIC\naws_secret_access_key = staticSecretValue\n")
 	ctx := context.Background()
-	p, err := LoadCredentials(ctx, "static")
+	p, err := LoadCredentials(ctx, "static", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := p.(*aws.CredentialsCache); !ok {
-		t.Errorf("provider %T is not cached", p)
+	if _, ok := p.cur.(*aws.CredentialsCache); !ok {
+		t.Errorf("provider %T is not cached", p.cur)
 	}
 	c, err := p.Retrieve(ctx)
 	if err != nil || c.AccessKeyID != "AKIASTATIC" {
 		t.Errorf("Retrieve = %v, %v", c.AccessKeyID, err)
 	}
-	_, err = LoadCredentials(ctx, "absent")
+	_, err = LoadCredentials(ctx, "absent", true)
 	if err == nil || !strings.Contains(err.Error(), `"absent"`) {
 		t.Errorf("a missing profile: %v, want an error naming it", err)
 	}
 	awsFiles(t, "[profile empty]\nregion = us-west-2\n")
-	_, err = LoadCredentials(ctx, "empty")
+	_, err = LoadCredentials(ctx, "empty", false)
 	if err == nil || !strings.Contains(err.Error(), `"empty"`) {
 		t.Errorf("a profile without credentials: %v, want an error naming it", err)
 	}
@@ -169,7 +176,7 @@ func TestLoadCredentialsRefreshesBeforeExpiry(t *testing.T) {
 	} {
 		os.Remove(counter)
 		t.Setenv("GATEWAY_TEST_CREDPROC_TTL", tc.ttl.String())
-		p, err := LoadCredentials(ctx, "proc")
+		p, err := LoadCredentials(ctx, "proc", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +207,7 @@ func TestCredentialsErrorHoldsNoSecret(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	_, err := LoadCredentials(context.Background(), "leaky")
+	_, err := LoadCredentials(context.Background(), "leaky", false)
 	if err == nil {
 		t.Fatal("credentials loaded from a process whose output does not parse")
 	}
@@ -212,5 +219,265 @@ func TestCredentialsErrorHoldsNoSecret(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `"leaky"`) {
 		t.Errorf("the error does not name the profile: %v", err)
+	}
+}
+
+// The renewal tests' keys: the fake knows both; the credentials file holds
+// the old one until the "refresh" writes the new one.
+var (
+	oldKey = fakebedrock.Key{AccessKeyID: "AKIAOLDKEY0000000001", SecretAccessKey: "oldSecretKey/0123456789abcdefghijklmnop"}
+	newKey = fakebedrock.Key{AccessKeyID: "AKIANEWKEY0000000002", SecretAccessKey: "newSecretKey/0123456789abcdefghijklmnop"}
+)
+
+// writeKey writes the AWS config file of awsFiles with profile p's static key k,
+// as a refresh command that rewrites the files would.
+func writeKey(t *testing.T, k fakebedrock.Key) {
+	t.Helper()
+	ini := fmt.Sprintf("[profile p]\naws_access_key_id = %s\naws_secret_access_key = %s\n", k.AccessKeyID, k.SecretAccessKey)
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCredentialsRenew: the cache keeps serving what it read until Renew
+// loads the chain again, from the files as they are now.
+func TestCredentialsRenew(t *testing.T) {
+	awsFiles(t, "")
+	writeKey(t, oldKey)
+	ctx := context.Background()
+	c, err := LoadCredentials(ctx, "p", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeKey(t, newKey)
+	for _, want := range []string{oldKey.AccessKeyID, newKey.AccessKeyID} {
+		got, err := c.Retrieve(ctx)
+		if err != nil || got.AccessKeyID != want {
+			t.Errorf("Retrieve = %s, %v; want %s", got.AccessKeyID, err, want)
+		}
+		c.Renew(ctx)
+	}
+}
+
+// TestLoadCredentialsAwaitsAuthRefresh: a chain that fails at the start is
+// an error, unless Claude Code runs awsAuthRefresh, which it does at start
+// when the credentials fail: then the gateway starts and waits for it.
+func TestLoadCredentialsAwaitsAuthRefresh(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsFiles(t, fmt.Sprintf("[profile proc]\ncredential_process = %q\n", self))
+	dir := t.TempDir()
+	t.Setenv("GATEWAY_TEST_CREDPROC", filepath.Join(dir, "count"))
+	t.Setenv("GATEWAY_TEST_CREDPROC_TTL", "1h")
+	t.Setenv("GATEWAY_TEST_CREDPROC_READY", filepath.Join(dir, "ready"))
+	ctx := context.Background()
+	if _, err := LoadCredentials(ctx, "proc", false); err == nil {
+		t.Error("failing credentials loaded without awsAuthRefresh")
+	}
+	c, err := LoadCredentials(ctx, "proc", true)
+	if err != nil {
+		t.Fatalf("with awsAuthRefresh: %v", err)
+	}
+	if c.waits() != RefreshWait {
+		t.Errorf("waits %v before the credentials worked, want %v", c.waits(), RefreshWait)
+	}
+	c.Worked()
+	if c.waits() != 0 {
+		t.Errorf("waits %v once they worked, want 0: claude refreshes only at its start", c.waits())
+	}
+}
+
+func TestCredentialRefusal(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		typ    string
+		want   bool
+	}{
+		{403, "ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/", true},
+		{403, "UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/", true},
+		{400, "ExpiredTokenException", true},
+		{403, "InvalidClientTokenId", true},
+		{403, "InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/", false},
+		{403, "AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/", false},
+		{429, "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/", false},
+		{401, "ExpiredTokenException", false}, // not how AWS says it; Claude Code does not refresh on 401 either
+		{403, "", false},
+	} {
+		resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
+		resp.Header.Set("X-Amzn-ErrorType", tc.typ)
+		if got := credentialRefusal(resp); got != tc.want {
+			t.Errorf("%d %s: credentialRefusal %v, want %v", tc.status, tc.typ, got, tc.want)
+		}
+	}
+}
+
+// expiryFake is a fake Bedrock in us-west-2 that knows both keys, with
+// old's expired from the start when expired.
+func expiryFake(t *testing.T, expired bool) *fakebedrock.Server {
+	opts := []fakebedrock.Option{fakebedrock.WithSigV4("us-west-2", oldKey, newKey)}
+	if expired {
+		opts = append(opts, fakebedrock.WithExpired(oldKey.AccessKeyID))
+	}
+	return fakebedrock.New(t, opts...)
+}
+
+// renewGateway is a gateway signing with profile p of the AWS files, in
+// front of fake; authRefresh as the user's settings say.
+func renewGateway(t *testing.T, fake *fakebedrock.Server, authRefresh bool, logs *syncBuffer) string {
+	t.Helper()
+	creds, err := LoadCredentials(context.Background(), "p", authRefresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, base := newTestGateway(t, nil, Config{Auth: SigV4, Credentials: creds, Region: "us-west-2",
+		Upstream: endpointUpstream(t, fake.URL()), Log: newLog(logs)})
+	return base
+}
+
+const renewTurn = `{"max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
+
+// keysOf lists the access key and answer of each request the fake got.
+func keysOf(reqs []fakebedrock.Request) []string {
+	var out []string
+	for _, r := range reqs {
+		out = append(out, r.AccessKeyID+" "+r.Answer)
+	}
+	return out
+}
+
+// TestRenewAtStartWaitsForAuthRefresh: credentials expired when the session
+// starts, with awsAuthRefresh: the refused request waits until the refresh
+// (here the test, as claude would) has written new ones, and goes with
+// those; claude gets the answer, not the refusal.
+func TestRenewAtStartWaitsForAuthRefresh(t *testing.T) {
+	awsFiles(t, "")
+	writeKey(t, oldKey)
+	fake := expiryFake(t, true)
+	var logs syncBuffer
+	base := renewGateway(t, fake, true, &logs)
+	type answer struct {
+		status int
+		body   string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, body := send(t, "POST", base+"/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", "", renewTurn)
+		done <- answer{resp.StatusCode, body}
+	}()
+	fake.WaitFor(t, "the old key refused", time.Minute, func(reqs []fakebedrock.Request) bool {
+		return len(reqs) > 0 && reqs[0].Answer == fakebedrock.ExpiredToken
+	}, false)
+	writeKey(t, newKey)
+	a := <-done
+	if a.status != http.StatusOK || !strings.Contains(a.body, fakebedrock.DefaultReply) {
+		t.Errorf("claude got %d %s; want the answer", a.status, a.body)
+	}
+	want := []string{oldKey.AccessKeyID + " " + fakebedrock.ExpiredToken, newKey.AccessKeyID + " ok"}
+	if diff := cmp.Diff(want, keysOf(fake.Requests())); diff != "" {
+		t.Errorf("requests at the fake (-want +got):\n%s", diff)
+	}
+	if l := logs.String(); strings.Contains(l, oldKey.SecretAccessKey) || strings.Contains(l, newKey.SecretAccessKey) {
+		t.Errorf("a secret key in the log: %s", l)
+	}
+}
+
+// TestRenewPassesRefusal: without awsAuthRefresh at the start, and later in
+// a session with it (claude then no longer refreshes by itself), a refusal
+// that renewed credentials cannot cure reaches claude at once and
+// unchanged, for claude's own message; one that they can cure (the user
+// refreshed meanwhile) goes again with them.
+func TestRenewPassesRefusal(t *testing.T) {
+	const path = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"
+	refusal := `{"message":"` + fakebedrock.ExpiredMessage + `"}`
+	for _, tc := range []struct {
+		name        string
+		authRefresh bool
+		midSession  bool // the old key worked once, then expires
+		refreshed   bool // new credentials are in the files when it is refused
+		want        []string
+	}{
+		{name: "start, no awsAuthRefresh", want: []string{"AKIAOLDKEY0000000001 ExpiredTokenException"}},
+		{name: "mid-session, awsAuthRefresh, not refreshed", authRefresh: true, midSession: true,
+			want: []string{"AKIAOLDKEY0000000001 ok", "AKIAOLDKEY0000000001 ExpiredTokenException"}},
+		{name: "mid-session, refreshed elsewhere", midSession: true, refreshed: true,
+			want: []string{"AKIAOLDKEY0000000001 ok", "AKIAOLDKEY0000000001 ExpiredTokenException", "AKIANEWKEY0000000002 ok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			awsFiles(t, "")
+			writeKey(t, oldKey)
+			fake := expiryFake(t, !tc.midSession)
+			var logs syncBuffer
+			base := renewGateway(t, fake, tc.authRefresh, &logs)
+			if tc.midSession {
+				if resp, body := send(t, "POST", base+path, "", renewTurn); resp.StatusCode != http.StatusOK {
+					t.Fatalf("first request: %d %s", resp.StatusCode, body)
+				}
+				fake.Expire(oldKey.AccessKeyID)
+			}
+			if tc.refreshed {
+				writeKey(t, newKey)
+			}
+			resp, body := send(t, "POST", base+path, "", renewTurn)
+			if tc.refreshed {
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("got %d %s; want the answer with the new key", resp.StatusCode, body)
+				}
+			} else if resp.StatusCode != http.StatusForbidden || body != refusal ||
+				resp.Header.Get("X-Amzn-ErrorType") != fakebedrock.ExpiredToken+":http://internal.amazon.com/coral/com.amazon.coral.service/" {
+				t.Errorf("got %d %q %q; want Bedrock's refusal unchanged", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
+			}
+			if diff := cmp.Diff(tc.want, keysOf(fake.Requests())); diff != "" {
+				t.Errorf("requests at the fake (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestChainFailsAtStartWaitsForAuthRefresh: a chain that gives nothing at
+// the start (an SSO session over, here a credential_process that fails
+// until "ready" exists) keeps a request waiting, with awsAuthRefresh, until
+// it gives credentials, which then sign it.
+func TestChainFailsAtStartWaitsForAuthRefresh(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	awsFiles(t, fmt.Sprintf("[profile p]\ncredential_process = %q\n", self))
+	dir := t.TempDir()
+	counter, ready := filepath.Join(dir, "count"), filepath.Join(dir, "ready")
+	t.Setenv("GATEWAY_TEST_CREDPROC", counter)
+	t.Setenv("GATEWAY_TEST_CREDPROC_TTL", "1h")
+	t.Setenv("GATEWAY_TEST_CREDPROC_READY", ready)
+	var keys []fakebedrock.Key
+	for n := 1; n <= 200; n++ {
+		keys = append(keys, fakebedrock.Key{AccessKeyID: fmt.Sprintf("AKIAPROC%04d", n), SecretAccessKey: "secret", SessionToken: "token"})
+	}
+	fake := fakebedrock.New(t, fakebedrock.WithSigV4("us-west-2", keys...))
+	var logs syncBuffer
+	base := renewGateway(t, fake, true, &logs)
+	done := make(chan int, 1)
+	go func() {
+		resp, _ := send(t, "POST", base+"/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", "", renewTurn)
+		done <- resp.StatusCode
+	}()
+	// Runs of the process: one at the load, then the waiting request's.
+	for runs := 0; runs < 3; {
+		time.Sleep(renewPoll) // the process leaves no other trace to wait on
+		b, _ := os.ReadFile(counter)
+		runs = len(b)
+	}
+	if len(fake.Requests()) != 0 {
+		t.Fatalf("requests went upstream without credentials: %v", keysOf(fake.Requests()))
+	}
+	if err := os.WriteFile(ready, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status := <-done; status != http.StatusOK {
+		t.Errorf("got %d; want the answer once the chain gives credentials", status)
+	}
+	if reqs := fake.Requests(); len(reqs) != 1 || reqs[0].Auth != "sigv4" {
+		t.Errorf("requests at the fake %v; want one, signed", keysOf(reqs))
 	}
 }

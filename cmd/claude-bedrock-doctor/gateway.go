@@ -101,8 +101,8 @@ func newGateway(ctx context.Context, spec *gatewayspec.Spec, stderr io.Writer) (
 	cfg.Auth, cfg.APIKey = gateway.AuthFromEnv(env)
 	if cfg.Auth == gateway.SigV4 {
 		if spec.AWSCredentialExport != "" {
-			cfg.Credentials = exportedCredentials(spec.AWSCredentialExport)
-		} else if cfg.Credentials, err = gateway.LoadCredentials(ctx, spec.AWSProfile); err != nil {
+			cfg.Credentials = exportedCredentials(spec.AWSCredentialExport, spec.AWSAuthRefresh)
+		} else if cfg.Credentials, err = gateway.LoadCredentials(ctx, spec.AWSProfile, spec.AWSAuthRefresh); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -298,8 +298,16 @@ const credentialExportTimeout = time.Minute
 // exportedCredentials runs Claude Code's awsCredentialExport command, as
 // Claude Code does, and signs with what it prints: AWS CLI-style JSON,
 // {"Credentials": {"AccessKeyId", "SecretAccessKey", "SessionToken",
-// "Expiration"}}. The cache runs it again before the credentials expire.
-func exportedCredentials(command string) aws.CredentialsProvider {
+// "Expiration"}}. The cache runs it again before the credentials expire,
+// and when Bedrock refuses them (gateway.Credentials). authRefresh: Claude
+// Code also runs the user's awsAuthRefresh.
+func exportedCredentials(command string, authRefresh bool) *gateway.Credentials {
+	load := func(context.Context) (aws.CredentialsProvider, error) { return exportProvider(command), nil }
+	return gateway.NewCredentials(exportProvider(command), load, authRefresh)
+}
+
+// exportProvider is a cache over one awsCredentialExport command.
+func exportProvider(command string) aws.CredentialsProvider {
 	return aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
 		// The cache shares one refresh among all requests, with a context
 		// that never ends: a command that hangs must not hold them all.

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,4 +105,39 @@ func TestQuotaSource(t *testing.T) {
 			t.Errorf("a lookup started although the cache had the quota")
 		}
 	})
+}
+
+// TestExportedCredentialsRenew: awsCredentialExport's output signs; when
+// Bedrock refuses it the gateway renews, which runs the command again and
+// signs with what it prints now, never anything else; its failure never
+// quotes its output.
+func TestExportedCredentialsRenew(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "creds.json")
+	print := func(id string) {
+		js := `{"Credentials":{"AccessKeyId":"` + id + `","SecretAccessKey":"exportSecretValue","SessionToken":"tok","Expiration":"` +
+			time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}}`
+		if err := os.WriteFile(out, []byte(js), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	print("AKIDEXPORT1")
+	c := exportedCredentials("cat "+out, true)
+	for i, want := range []string{"AKIDEXPORT1", "AKIDEXPORT1", "AKIDEXPORT2"} {
+		got, err := c.Retrieve(ctx)
+		if err != nil || got.AccessKeyID != want || got.Source != "awsCredentialExport" {
+			t.Errorf("Retrieve %d = %s from %q, %v; want %s", i, got.AccessKeyID, got.Source, err, want)
+		}
+		if i == 0 {
+			print("AKIDEXPORT2") // cached until renewed
+		} else {
+			c.Renew(ctx)
+		}
+	}
+	if err := os.WriteFile(out, []byte(`{"Credentials":{"AccessKeyId":"AKIDBROKEN","SecretAccessKey":"leakedSecretValue"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exportedCredentials("cat "+out, true).Retrieve(ctx); err == nil || strings.Contains(err.Error(), "leakedSecretValue") {
+		t.Errorf("output that does not parse: %v; want an error without the secret", err)
+	}
 }

@@ -109,6 +109,10 @@ type Spec struct {
 	// the user's settings files: a shell command that prints credentials as
 	// JSON. When set, sign with what it prints, never other credentials.
 	AWSCredentialExport string `json:"aws_credential_export,omitempty"`
+	// AWSAuthRefresh is set when the user's settings files give Claude Code
+	// an awsAuthRefresh command: claude runs it at the start of the session
+	// when the credentials fail, so wait for what it writes.
+	AWSAuthRefresh bool `json:"aws_auth_refresh,omitempty"`
 	// StateDir holds usage.jsonl ($XDG_STATE_HOME/claude-bedrock).
 	StateDir string `json:"state_dir"`
 	// CacheDir holds the doctor's Service Quotas cache ($XDG_CACHE_HOME/claude-bedrock).
