@@ -149,6 +149,7 @@ func (a *app) governorFor(s *profiles.Setup, p profiles.Profile, args []string, 
 		RequestsPerMinute:   p.RequestsPerMinute,
 		Upstream:            facts.upstream(a.env),
 		AWSCredentialExport: facts.credentialExport,
+		AWSAuthRefresh:      facts.authRefresh,
 		StateDir:            s.Paths.StateDir,
 		CacheDir:            s.Paths.CacheDir,
 		RuntimeDir:          gatewayspec.RuntimeDir(a.env["XDG_RUNTIME_DIR"]),
@@ -259,6 +260,7 @@ type settingsFacts struct {
 	baseURL, skip    string // the settings files' values, of the file that wins
 	hasBase, hasSkip bool
 	credentialExport string // awsCredentialExport, of the file that wins
+	authRefresh      bool   // awsAuthRefresh is set: claude runs it, the gateway waits for it
 }
 
 // upstream is what claude would have used without the governor: the
@@ -360,8 +362,12 @@ func (a *app) readClaudeSettings(args []string) settingsFacts {
 				k = keySkip
 			}
 			f.off = src.name + " sets " + k
-		case s.AWSAuthRefresh != nil && s.AWSAuthRefresh != "":
-			f.off = src.name + " sets awsAuthRefresh, which must run on the terminal"
+		}
+		// awsAuthRefresh keeps the governor on: claude runs it on the
+		// terminal at the session's start when the credentials fail (measured,
+		// see gateway.Credentials), and the gateway signs with what it wrote.
+		if c, ok := s.AWSAuthRefresh.(string); ok && c != "" {
+			f.authRefresh = true
 		}
 		if hasBase {
 			f.baseURL, f.hasBase = fmt.Sprint(base), true
