@@ -243,7 +243,7 @@ func New(cfg Config) (*Gateway, error) {
 // copyBufferSize is the size of the buffer each answer is copied through:
 // large enough to pass a bulk answer in few reads, small enough that
 // hundreds of streams at once stay within a few MiB.
-const copyBufferSize = 16 << 10
+const copyBufferSize = 32 << 10
 
 // copyBuffers pools the proxy's copy buffers.
 type copyBuffers struct{}
