@@ -403,10 +403,8 @@ func (g *Gateway) newCall(r *http.Request, body []byte) *call {
 		Bucket:    governor.Bucket{Region: g.region, Model: base, Kind: quota.Kind(prefix)},
 		Session:   g.session,
 		MaxTokens: max,
-		// A rough count, until message_start gives the real one: about four
-		// bytes of JSON body per token (an 85 KB first turn is about 22k
-		// input tokens).
-		Input:    len(body) / 4,
+		// A rough count, until message_start gives the real one.
+		Input:    estimateInput(body),
 		Burndown: g.burndown(base),
 		Probe:    max == 1,
 	}
