@@ -63,9 +63,17 @@
 // real input count from the answer's message_start replaces the estimate,
 // and the request settles to what the answer used when it ends. A 429 the
 // Pacer did not expect is absorbed: the request, already read whole, is
-// queued again after a short jittered pause, until the Pacer says to pass
-// Bedrock's own 429 on to claude. Token counts are read from a copy of the
-// bytes as they pass (the event-stream framing decoded incrementally; the
-// JSON usage and X-Amzn-Bedrock-*-Token-Count headers of /invoke); a
-// malformed stream only stops the counting, never the answer.
+// queued again at once (at the head of its queue) and sent after a short
+// jittered pause once admitted, until the Pacer says to pass Bedrock's own
+// 429 on to claude. Token counts are read from the bytes as they pass (the
+// event-stream framing decoded incrementally; the JSON usage and
+// X-Amzn-Bedrock-*-Token-Count headers of /invoke); a malformed stream only
+// stops the counting, never the answer. What the answer did not say is
+// settled as well as it is known: an answer cut short counts the output of
+// the deltas it streamed; an exception message inside a 200 stream
+// (throttlingException, modelStreamErrorException, …) reaches claude
+// untouched and settles with the status Bedrock gives that exception, so a
+// throttlingException teaches the Pacer as a 429 does; a request claude
+// hung up on after it reached Bedrock, before any answer, settles to its
+// hold.
 package gateway

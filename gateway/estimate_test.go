@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image"
-	"image/color"
 	"image/png"
 	"math/rand/v2"
 	"net/http"
@@ -13,18 +12,26 @@ import (
 	"testing"
 )
 
-// noisePNG is a PNG of w × h random pixels: it does not compress, so its
-// base64 is large (about 1.3 MB at 600 × 600).
+// noisePNG is a PNG of w × h random pixels, stored uncompressed, in base64:
+// about 1.9 MB at 600 × 600.
 func noisePNG(t *testing.T, w, h int) string {
 	t.Helper()
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = byte(r.Uint32())
-	}
-	img.Set(0, 0, color.White)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(img.Pix) // never fails
+	return encodePNG(t, img, png.NoCompression)
+}
+
+// blankPNG is a PNG of w × h blank pixels in base64: a few KB, whatever
+// its size.
+func blankPNG(t *testing.T, w, h int) string {
+	t.Helper()
+	return encodePNG(t, image.NewGray(image.Rect(0, 0, w, h)), png.BestSpeed)
+}
+
+func encodePNG(t *testing.T, img image.Image, level png.CompressionLevel) string {
+	t.Helper()
 	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: level}).Encode(&b, img); err != nil {
 		t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(b.Bytes())
@@ -69,7 +76,7 @@ func TestEstimateInput(t *testing.T) {
 		}
 		return n / 4
 	}
-	big := noisePNG(t, 2000, 1500) // resized by Anthropic: the cap
+	big := blankPNG(t, 2000, 1500) // resized by Anthropic: the cap
 	pdf := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("%PDF-1.7 some text "), 400))
 	unknown := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("RIFF....WEBPVP8 "), 200))
 	quoted := strings.Repeat("a", 2000)

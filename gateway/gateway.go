@@ -14,10 +14,12 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,7 +88,8 @@ type Config struct {
 	// MaxBody bounds request bodies; 0 means DefaultMaxBody.
 	MaxBody int64
 	// RetryDelay is the mean of the jittered pause before a throttled
-	// request is queued again; 0 means DefaultRetryDelay.
+	// request, queued again and admitted, goes upstream again; 0 means
+	// DefaultRetryDelay.
 	RetryDelay time.Duration
 	// ShutdownGrace is how long Serve lets requests in flight finish once its
 	// context is done; 0 means DefaultShutdownGrace.
@@ -120,7 +123,9 @@ type Record struct {
 	// WaitedMS is the time spent queued by the Pacer, all attempts together.
 	WaitedMS int64 `json:"waited_ms"`
 	// Status is the HTTP status claude got; 499 when claude hung up before
-	// an answer started (nginx's convention).
+	// an answer started (nginx's convention). A 499 after the request
+	// reached Bedrock settles, and records, the request's hold as its
+	// usage: Bedrock counted it, and nothing says how much.
 	Status int `json:"status"`
 	// Retries counts the 429s the gateway absorbed by queueing the request
 	// again.
@@ -128,6 +133,9 @@ type Record struct {
 	// Cut is set when an answer started but did not reach claude whole
 	// (claude or the upstream hung up).
 	Cut bool `json:"cut,omitempty"`
+	// Exception is the type of an exception message that ended a streamed
+	// answer inside a 200 ("throttlingException", "modelStreamErrorException").
+	Exception string `json:"exception,omitempty"`
 }
 
 // StatusClientGone is the status recorded when claude hung up before an
@@ -386,6 +394,8 @@ type call struct {
 	status  int
 	meter   meter
 	resp    *meteredBody
+	// sent is set once the current attempt's request was written upstream.
+	sent atomic.Bool
 }
 
 func (g *Gateway) newCall(r *http.Request, body []byte) *call {
@@ -439,14 +449,9 @@ func (c *call) acquire(ctx context.Context) error {
 // finish settles the lease and writes the record.
 func (c *call) finish() {
 	cut := c.resp != nil && !c.resp.eof
-	u := c.meter.usage
-	if u.Input == 0 && u.CacheWrite == 0 && c.status/100 == 2 {
-		// The answer never said (cut before message_start): Bedrock still
-		// counts the input, so settle to the estimate.
-		u.Input = c.req.Input
-	}
+	u, status := c.settled(cut)
 	if c.lease != nil {
-		c.lease.Done(u, c.status)
+		c.lease.Done(u, status)
 		c.lease = nil
 	}
 	if c.g.record == nil || c.rt.model == "" || !paced(c.rt.op) {
@@ -457,8 +462,62 @@ func (c *call) finish() {
 		Model: c.rt.model, Region: c.g.region, MaxTokens: c.req.MaxTokens,
 		Input: u.Input, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Output: u.Output,
 		Held: c.held, WaitedMS: c.waited.Milliseconds(), Status: c.status,
-		Retries: c.retries, Cut: cut,
+		Retries: c.retries, Cut: cut, Exception: c.meter.exception,
 	})
+}
+
+// settled returns what the request used, as well as it is known, and the
+// status to settle it with: the status claude got, or, when the answer
+// ended in an exception message, the status Bedrock gives that exception
+// (a throttlingException inside a 200 is a 429 for the Pacer to learn from).
+func (c *call) settled(cut bool) (governor.Usage, int) {
+	u, status := c.meter.usage, c.status
+	throttled := false
+	if c.meter.exception != "" {
+		status = exceptionStatus(c.meter.exception)
+		throttled = status == http.StatusTooManyRequests
+	}
+	if cut || c.meter.exception != "" {
+		// The answer stopped before its final counts: what it had written
+		// counts (the deltas streamed, at four bytes per token).
+		takeMax(&u.Output, c.meter.deltas/bytesPerToken)
+	}
+	switch {
+	case c.status == StatusClientGone && c.sent.Load():
+		// claude hung up after the request reached Bedrock, before any
+		// answer: Bedrock counts it all the same, and nothing says how
+		// much it ran. Settle to its hold: its input and the reservation
+		// for its max_tokens, as it held them in flight.
+		u = governor.Usage{Input: c.req.Input, Output: max(c.req.MaxTokens, models.MinThrottleReservation)}
+		if c.req.Probe {
+			u.Output = c.req.MaxTokens // a probe holds what it asks
+		}
+	case u.Input == 0 && u.CacheWrite == 0 && c.status/100 == 2 && !throttled:
+		// The answer never said (cut before message_start): Bedrock still
+		// counts the input, so settle to the estimate. A throttled answer
+		// was not run.
+		u.Input = c.req.Input
+	}
+	return u, status
+}
+
+// exceptionStatus is the HTTP status Bedrock answers an exception with when
+// it comes before the answer starts (InvokeModelWithResponseStream's
+// documented errors); 500 for one it does not document.
+func exceptionStatus(exception string) int {
+	switch strings.ToLower(exception) {
+	case "throttlingexception":
+		return http.StatusTooManyRequests
+	case "servicequotaexceededexception", "validationexception":
+		return http.StatusBadRequest
+	case "modeltimeoutexception":
+		return http.StatusRequestTimeout
+	case "modelstreamerrorexception":
+		return http.StatusFailedDependency
+	case "serviceunavailableexception":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // rewrite points the outgoing request at the upstream. Authorization (the
@@ -494,6 +553,15 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.Header.Del("Content-Length")
 	req.ContentLength = int64(len(c.body))
 	req.GetBody = func() (io.ReadCloser, error) { return &bodyReader{c.body}, nil }
+	// Note when the request has reached the upstream: from then on Bedrock
+	// counts it, whatever becomes of claude.
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				c.sent.Store(true)
+			}
+		},
+	}))
 	var payloadHash string
 	if g.auth == SigV4 {
 		sum := sha256.Sum256(c.body)
@@ -503,6 +571,18 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if c.paced {
 			if err := c.acquire(ctx); err != nil {
 				return nil, pacerError{err}
+			}
+		}
+		if attempt > 1 {
+			// A jittered pause, so throttled requests do not come back in
+			// step. It is taken once the retry is admitted, so that it
+			// holds its place: should claude hang up now, the lease ends
+			// having sent nothing, and no place is left behind for a later
+			// request with the same body to take.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(g.retryDelay/2 + rand.N(g.retryDelay)):
 			}
 		}
 		req.Body = http.NoBody
@@ -517,22 +597,22 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.body = nil // sent for good: let it go while the answer streams
 			return resp, err
 		}
+		if attempt == maxAttempts || ctx.Err() != nil {
+			// No retry: the 429 still teaches the Pacer, as one passed on.
+			c.lease.Done(governor.Usage{}, http.StatusTooManyRequests)
+			c.lease = nil
+			c.body = nil
+			return resp, nil // Bedrock's own answer, unchanged
+		}
 		retry := c.lease.Throttled() // releases the hold
 		c.lease = nil
-		if !retry || attempt == maxAttempts {
+		if !retry {
 			c.body = nil
 			return resp, nil // Bedrock's own answer, unchanged
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain so the connection is reused
 		_ = resp.Body.Close()                                         // nothing to do if it fails
 		c.retries++
-		// A jittered pause, so throttled requests do not come back in step.
-		pause := g.retryDelay/2 + rand.N(g.retryDelay)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(pause):
-		}
 	}
 }
 

@@ -231,7 +231,8 @@ type meter struct {
 	started  func(input int)
 	sawStart bool
 	// deltas is the size of the content_block_delta events streamed (their
-	// JSON): what an answer cut before its final counts had written.
+	// JSON, less the wrapping of a text delta): what an answer cut before
+	// its final counts had written.
 	deltas int
 	// exception is the :exception-type of an exception message in the
 	// stream ("throttlingException"), "" when none came.
@@ -299,7 +300,7 @@ func (m *meter) skipChunk(msgType, eventType, payload []byte) bool {
 		return false
 	}
 	if bytes.HasPrefix(b64, deltaEvent64) {
-		m.deltas += len(b64) / 4 * 3
+		m.deltas += max(len(b64)/4*3-len(deltaWrapping), 0)
 	}
 	return true
 }
@@ -330,9 +331,14 @@ func (m *meter) chunk(msgType, eventType, payload []byte) {
 	}
 	ev := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
 	n, err := base64.StdEncoding.Decode(ev, b64)
-	if err == nil {
-		m.event(ev[:n])
+	if err != nil {
+		return
 	}
+	if bytes.Contains(ev[:n], []byte(`"type":"content_block_delta"`)) { // a delta laid out otherwise
+		m.deltas += max(n-len(deltaWrapping), 0)
+		return
+	}
+	m.event(ev[:n])
 }
 
 // blockEvent64 and deltaEvent64 are how the base64 of content_block_start,
@@ -342,6 +348,9 @@ var (
 	blockEvent64 = b64Prefix(`{"type":"content_block_`)
 	deltaEvent64 = b64Prefix(`{"type":"content_block_delta"`)
 )
+
+// deltaWrapping is the JSON around a text delta's text.
+const deltaWrapping = `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}`
 
 // b64Prefix is the base64 every text starting with s starts with.
 func b64Prefix(s string) []byte {
