@@ -18,7 +18,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -219,6 +218,12 @@ func New(cfg Config) (*Gateway, error) {
 		t.DisableCompression = true // pass answers byte for byte
 		t.MaxIdleConnsPerHost = 256 // parallel streams reuse their connections
 		t.MaxIdleConns = 256
+		// Each connection keeps a read and a write buffer for its life.
+		// Request bodies bypass the write buffer, and answers are read
+		// into the copy's own buffers: small ones serve, and with hundreds
+		// of streams the defaults' 4 KiB each weigh.
+		t.ReadBufferSize = 1 << 10
+		t.WriteBufferSize = 1 << 10
 		g.base = t
 	}
 	if g.burndown == nil {
@@ -248,15 +253,10 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// copyBufferSize is the size of the buffer each answer is copied through:
-// large enough to pass a bulk answer in few reads, small enough that
-// hundreds of streams at once stay within a few MiB.
-const copyBufferSize = 32 << 10
-
-// copyBuffers pools the proxy's copy buffers.
+// copyBuffers lends the proxy the large copy buffers of the event-stream
+// copy: the proxy copies the other answers (JSON, errors, the control
+// plane's), which are short.
 type copyBuffers struct{}
-
-var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
 func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
@@ -298,8 +298,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := g.newCall(r, body)
-	defer c.finish() // also when the proxy aborts a stream claude hung up on
+	defer c.finish() // also when a stream claude hung up on is aborted
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	if c.stream != nil {
+		// The proxy has set the headers; the answer is copied here.
+		c.stream.copyTo(w)
+	}
 }
 
 // readBody reads a request body of at most max bytes (one more tells that it
@@ -393,7 +397,8 @@ type call struct {
 	retries int
 	status  int
 	meter   meter
-	resp    *meteredBody
+	resp    *meteredBody // a JSON answer's
+	stream  *eventStream // an event stream's
 	// sent is set once the current attempt's request was written upstream.
 	sent atomic.Bool
 }
@@ -448,7 +453,7 @@ func (c *call) acquire(ctx context.Context) error {
 
 // finish settles the lease and writes the record.
 func (c *call) finish() {
-	cut := c.resp != nil && !c.resp.eof
+	cut := c.resp != nil && !c.resp.eof || c.stream != nil && !c.stream.eof
 	u, status := c.settled(cut)
 	if c.lease != nil {
 		c.lease.Done(u, status)
@@ -692,7 +697,14 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if !stream && mt != "application/json" {
 		return nil
 	}
-	c.resp = newMeteredBody(resp.Body, &c.meter, stream)
+	if stream {
+		// The proxy sends the headers with an empty body; the answer is
+		// copied after it (see eventStream.copyTo).
+		c.stream = newEventStream(resp.Body, &c.meter)
+		resp.Body = http.NoBody
+		return nil
+	}
+	c.resp = &meteredBody{rc: resp.Body, m: &c.meter}
 	resp.Body = c.resp
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/claude-bedrock/claude-bedrock/governor"
 )
@@ -395,78 +396,117 @@ func (m *meter) headers(h http.Header) {
 // only.
 const maxJSONAnswer = 8 << 20
 
-// meteredBody passes an answer through unchanged and reads its token counts
-// on the side. For an event stream, the bytes of each read are decoded at
-// the start of the next read, that is after the proxy has written them to
-// the client (the scan adds no delay before a chunk reaches claude), in
-// place: the proxy reads into the same buffer each time, and has written
-// that buffer out before it reads again. The last read of an answer is
-// scanned at once (nothing follows it). Bytes the proxy could not write
-// (claude hung up) are not scanned: by Close the proxy has given its buffer
-// back, and claude never got them.
+// meteredBody passes a JSON answer through unchanged and reads its token
+// counts from a copy, once it has been read whole.
 type meteredBody struct {
 	rc      io.ReadCloser
 	m       *meter
-	scan    *frameScanner // nil for a JSON answer
-	json    []byte        // the JSON answer so far, until it outgrows maxJSONAnswer
+	json    []byte // the answer so far, until it outgrows maxJSONAnswer
 	jsonOff bool
-	pending []byte // the last read's bytes, in the proxy's buffer, not scanned yet
-	// eof is set when the upstream sent the whole answer; failed when the
-	// read broke off (the upstream or the client went away).
-	eof, failed bool
-	closed      bool
-}
-
-func newMeteredBody(rc io.ReadCloser, m *meter, stream bool) *meteredBody {
-	b := &meteredBody{rc: rc, m: m}
-	if stream {
-		b.scan = &frameScanner{message: m.chunk, drop: m.skipChunk}
-	}
-	return b
+	// eof is set when the upstream sent the whole answer.
+	eof    bool
+	closed bool
 }
 
 func (b *meteredBody) Read(p []byte) (int, error) {
-	b.flush()
 	n, err := b.rc.Read(p)
-	if n > 0 {
-		if b.scan != nil {
-			b.pending = p[:n]
-		} else if !b.jsonOff {
-			if len(b.json)+n > maxJSONAnswer {
-				b.json, b.jsonOff = nil, true
-			} else {
-				b.json = append(b.json, p[:n]...)
-			}
+	if n > 0 && !b.jsonOff {
+		if len(b.json)+n > maxJSONAnswer {
+			b.json, b.jsonOff = nil, true
+		} else {
+			b.json = append(b.json, p[:n]...)
 		}
 	}
-	switch {
-	case err == io.EOF:
+	if err == io.EOF {
 		b.eof = true
-	case err != nil:
-		b.failed = true
-	}
-	if err != nil {
-		b.flush() // no read follows
 	}
 	return n, err
 }
 
-// flush scans the bytes of the previous read.
-func (b *meteredBody) flush() {
-	if b.pending != nil {
-		b.scan.Write(b.pending)
-		b.pending = nil
-	}
-}
-
-// Close closes the upstream body; a whole JSON answer is read then.
+// Close closes the upstream body; a whole answer is read then.
 func (b *meteredBody) Close() error {
 	if !b.closed {
 		b.closed = true
-		b.pending = nil // not written to claude, and no longer the proxy's to lend
-		if b.scan == nil && b.eof && !b.jsonOff {
+		if b.eof && !b.jsonOff {
 			b.m.event(b.json)
 		}
 	}
 	return b.rc.Close()
+}
+
+// Buffers of the event-stream copy. An answer from Bedrock comes a chunk
+// at a time (a few hundred bytes, tens of milliseconds apart), and a
+// stream spends most of its life waiting for the next one: it waits with a
+// small buffer, and borrows a large one only while the answer comes faster
+// than one small buffer per read, so that hundreds of streams waiting cost
+// little and a bulk answer is copied in as few reads and writes as a plain
+// reverse proxy's.
+const (
+	smallBufferSize = 4 << 10
+	copyBufferSize  = 32 << 10
+)
+
+var (
+	smallBufferPool = sync.Pool{New: func() any { b := make([]byte, smallBufferSize); return &b }}
+	copyBufferPool  = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+)
+
+// eventStream is a streamed answer being copied to claude.
+type eventStream struct {
+	body io.ReadCloser
+	scan frameScanner
+	// eof is set when the upstream sent the whole answer.
+	eof bool
+}
+
+func newEventStream(body io.ReadCloser, m *meter) *eventStream {
+	return &eventStream{body: body, scan: frameScanner{message: m.chunk, drop: m.skipChunk}}
+}
+
+// copyTo copies the answer to w byte for byte, flushing each read, and
+// scans each read's bytes for the counts once they are on their way to
+// claude: the scan adds no delay before a chunk reaches claude. Bytes that
+// cannot be written are not scanned: claude never got them. When either
+// side fails the handler is aborted (http.ErrAbortHandler), as
+// httputil.ReverseProxy aborts it: claude must see a cut answer as cut,
+// not as a short whole one.
+func (s *eventStream) copyTo(w http.ResponseWriter) {
+	defer s.body.Close()
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil { // the headers go at once
+		panic(http.ErrAbortHandler)
+	}
+	small := smallBufferPool.Get().(*[]byte)
+	defer smallBufferPool.Put(small)
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			copyBufferPool.Put(big)
+		}
+	}()
+	buf := *small
+	for {
+		n, err := s.body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil || rc.Flush() != nil {
+				panic(http.ErrAbortHandler)
+			}
+			s.scan.Write(buf[:n])
+		}
+		if err == io.EOF {
+			s.eof = true
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		switch {
+		case n == len(buf) && big == nil: // more is waiting: a large buffer
+			big = copyBufferPool.Get().(*[]byte)
+			buf = *big
+		case n < smallBufferSize && big != nil: // a chunk at a time again
+			copyBufferPool.Put(big)
+			big, buf = nil, *small
+		}
+	}
 }
