@@ -212,3 +212,48 @@ func TestRetryLeftByAGoneClientJumpsNoQueue(t *testing.T) {
 		t.Errorf("the order requests reached Bedrock in (-want +got):\n%s", d)
 	}
 }
+
+// When the upstream breaks off mid-stream, claude sees the answer cut (an
+// error reading it, not a short whole answer), and the request settles
+// what had streamed, marked cut.
+func TestUpstreamBreaksOffMidStream(t *testing.T) {
+	fr := frames(t, answerEvents)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+		for _, f := range fr[:3] {
+			_, _ = w.Write(f)
+		}
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close() // mid-chunk stream, no terminating chunk
+	})
+	p := &fakePacer{}
+	var recs records
+	_, base := newTestGateway(t, up, Config{Pacer: p, Record: recs.add})
+	req, _ := http.NewRequest("POST", base+"/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream", strings.NewReader(`{"max_tokens":100}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Errorf("claude read %d bytes and a clean end, want the answer cut", len(got))
+	}
+	if want := joinFrames(fr[:3]); !strings.HasPrefix(string(got), string(want)) {
+		t.Errorf("claude got %d bytes, want the %d bytes streamed first", len(got), len(want))
+	}
+	waitFor(t, "the record", func() bool { return len(recs.get()) == 1 })
+	want := []string{"lease 0: started 1500", "lease 0: done {Input:1200 CacheRead:5000 CacheWrite:300 Output:7} 200"}
+	if d := cmp.Diff(want, p.log()); d != "" {
+		t.Errorf("what the Pacer was told (-want +got):\n%s", d)
+	}
+	if rec := recs.get()[0]; !rec.Cut {
+		t.Errorf("record %+v, want it marked cut", rec)
+	}
+}
