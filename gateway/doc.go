@@ -45,11 +45,14 @@
 //     signals it; then Serve lets requests in flight finish for a grace.
 //
 // The gateway process should run with a soft memory limit (GOMEMLIMIT, or
-// debug.SetMemoryLimit, of 20 MiB): each stream in flight holds about 64 KiB
-// (buffers and goroutine stacks), and with Go's default collector alone the
-// heap may grow to twice that before it is collected. Measured with 200
-// streams at once: 29-30 MiB resident with the default collector, 23 MiB
-// with the limit (docs/benchmarks.md, "Gateway").
+// debug.SetMemoryLimit, of 20 MiB): with Go's default collector alone the
+// heap may grow to twice what is live before it is collected. What is live
+// is a few tens of KiB per stream in flight (a 4 KiB copy buffer while the
+// answer trickles, a pooled 32 KiB one only while it pours, the
+// connections' buffers on both sides, goroutine stacks) and, while a
+// request waits for its answer's headers, its whole body: 200 turns of
+// 85 KB that arrive at the same moment hold 17 MB of bodies at once.
+// Measured figures are in docs/benchmarks.md, "Gateway".
 //
 // Since the launcher keeps the listening socket open, a gateway process that
 // dies can be started again on the same port: connections made meanwhile
