@@ -45,11 +45,14 @@
 //     signals it; then Serve lets requests in flight finish for a grace.
 //
 // The gateway process should run with a soft memory limit (GOMEMLIMIT, or
-// debug.SetMemoryLimit, of 20 MiB): each stream in flight holds about 64 KiB
-// (buffers and goroutine stacks), and with Go's default collector alone the
-// heap may grow to twice that before it is collected. Measured with 200
-// streams at once: 29-30 MiB resident with the default collector, 23 MiB
-// with the limit (docs/benchmarks.md, "Gateway").
+// debug.SetMemoryLimit, of 20 MiB): with Go's default collector alone the
+// heap may grow to twice what is live before it is collected. What is live
+// is a few tens of KiB per stream in flight (a 4 KiB copy buffer while the
+// answer trickles, a pooled 32 KiB one only while it pours, the
+// connections' buffers on both sides, goroutine stacks) and, while a
+// request waits for its answer's headers, its whole body: 200 turns of
+// 85 KB that arrive at the same moment hold 17 MB of bodies at once.
+// Measured figures are in docs/benchmarks.md, "Gateway".
 //
 // Since the launcher keeps the listening socket open, a gateway process that
 // dies can be started again on the same port: connections made meanwhile
@@ -63,9 +66,17 @@
 // real input count from the answer's message_start replaces the estimate,
 // and the request settles to what the answer used when it ends. A 429 the
 // Pacer did not expect is absorbed: the request, already read whole, is
-// queued again after a short jittered pause, until the Pacer says to pass
-// Bedrock's own 429 on to claude. Token counts are read from a copy of the
-// bytes as they pass (the event-stream framing decoded incrementally; the
-// JSON usage and X-Amzn-Bedrock-*-Token-Count headers of /invoke); a
-// malformed stream only stops the counting, never the answer.
+// queued again at once (at the head of its queue) and sent after a short
+// jittered pause once admitted, until the Pacer says to pass Bedrock's own
+// 429 on to claude. Token counts are read from the bytes as they pass (the
+// event-stream framing decoded incrementally; the JSON usage and
+// X-Amzn-Bedrock-*-Token-Count headers of /invoke); a malformed stream only
+// stops the counting, never the answer. What the answer did not say is
+// settled as well as it is known: an answer cut short counts the output of
+// the deltas it streamed; an exception message inside a 200 stream
+// (throttlingException, modelStreamErrorException, …) reaches claude
+// untouched and settles with the status Bedrock gives that exception, so a
+// throttlingException teaches the Pacer as a 429 does; a request claude
+// hung up on after it reached Bedrock, before any answer, settles to its
+// hold.
 package gateway

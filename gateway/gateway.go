@@ -13,11 +13,13 @@ import (
 	"log"
 	"math/rand/v2"
 	"mime"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,7 +88,8 @@ type Config struct {
 	// MaxBody bounds request bodies; 0 means DefaultMaxBody.
 	MaxBody int64
 	// RetryDelay is the mean of the jittered pause before a throttled
-	// request is queued again; 0 means DefaultRetryDelay.
+	// request, queued again and admitted, goes upstream again; 0 means
+	// DefaultRetryDelay.
 	RetryDelay time.Duration
 	// ShutdownGrace is how long Serve lets requests in flight finish once its
 	// context is done; 0 means DefaultShutdownGrace.
@@ -120,7 +123,9 @@ type Record struct {
 	// WaitedMS is the time spent queued by the Pacer, all attempts together.
 	WaitedMS int64 `json:"waited_ms"`
 	// Status is the HTTP status claude got; 499 when claude hung up before
-	// an answer started (nginx's convention).
+	// an answer started (nginx's convention). A 499 after the request
+	// reached Bedrock settles, and records, the request's hold as its
+	// usage: Bedrock counted it, and nothing says how much.
 	Status int `json:"status"`
 	// Retries counts the 429s the gateway absorbed by queueing the request
 	// again.
@@ -128,6 +133,9 @@ type Record struct {
 	// Cut is set when an answer started but did not reach claude whole
 	// (claude or the upstream hung up).
 	Cut bool `json:"cut,omitempty"`
+	// Exception is the type of an exception message that ended a streamed
+	// answer inside a 200 ("throttlingException", "modelStreamErrorException").
+	Exception string `json:"exception,omitempty"`
 }
 
 // StatusClientGone is the status recorded when claude hung up before an
@@ -211,6 +219,20 @@ func New(cfg Config) (*Gateway, error) {
 		t.DisableCompression = true // pass answers byte for byte
 		t.MaxIdleConnsPerHost = 256 // parallel streams reuse their connections
 		t.MaxIdleConns = 256
+		// Each connection keeps a read and a write buffer for its life.
+		// Request bodies bypass the write buffer, and answers are read
+		// into the copy's own buffers: small ones serve, and with hundreds
+		// of streams the defaults' 4 KiB each weigh.
+		t.ReadBufferSize = 1 << 10
+		t.WriteBufferSize = 1 << 10
+		dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second} // http.DefaultTransport's
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return bodyConn{c}, nil
+		}
 		g.base = t
 	}
 	if g.burndown == nil {
@@ -240,15 +262,10 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// copyBufferSize is the size of the buffer each answer is copied through:
-// large enough to pass a bulk answer in few reads, small enough that
-// hundreds of streams at once stay within a few MiB.
-const copyBufferSize = 16 << 10
-
-// copyBuffers pools the proxy's copy buffers.
+// copyBuffers lends the proxy the large copy buffers of the event-stream
+// copy: the proxy copies the other answers (JSON, errors, the control
+// plane's), which are short.
 type copyBuffers struct{}
-
-var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
 func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
@@ -290,8 +307,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := g.newCall(r, body)
-	defer c.finish() // also when the proxy aborts a stream claude hung up on
+	defer c.finish() // also when a stream claude hung up on is aborted
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	if c.stream != nil {
+		// The proxy has set the headers; the answer is copied here.
+		c.stream.copyTo(w)
+	}
 }
 
 // readBody reads a request body of at most max bytes (one more tells that it
@@ -385,7 +406,10 @@ type call struct {
 	retries int
 	status  int
 	meter   meter
-	resp    *meteredBody
+	resp    *meteredBody // a JSON answer's
+	stream  *eventStream // an event stream's
+	// sent is set once the current attempt's request was written upstream.
+	sent atomic.Bool
 	// signedWith tells which credentials signed the last attempt;
 	// renewals counts the attempts made again with renewed ones.
 	signedWith credsID
@@ -407,10 +431,8 @@ func (g *Gateway) newCall(r *http.Request, body []byte) *call {
 		Bucket:    governor.Bucket{Region: g.region, Model: base, Kind: quota.Kind(prefix)},
 		Session:   g.session,
 		MaxTokens: max,
-		// A rough count, until message_start gives the real one: about four
-		// bytes of JSON body per token (an 85 KB first turn is about 22k
-		// input tokens).
-		Input:    len(body) / 4,
+		// A rough count, until message_start gives the real one.
+		Input:    estimateInput(body),
 		Burndown: g.burndown(base),
 		Probe:    max == 1,
 	}
@@ -453,15 +475,10 @@ func (c *call) releaseLease(status int) {
 
 // finish settles the lease and writes the record.
 func (c *call) finish() {
-	cut := c.resp != nil && !c.resp.eof
-	u := c.meter.usage
-	if u.Input == 0 && u.CacheWrite == 0 && c.status/100 == 2 {
-		// The answer never said (cut before message_start): Bedrock still
-		// counts the input, so settle to the estimate.
-		u.Input = c.req.Input
-	}
+	cut := c.resp != nil && !c.resp.eof || c.stream != nil && !c.stream.eof
+	u, status := c.settled(cut)
 	if c.lease != nil {
-		c.lease.Done(u, c.status)
+		c.lease.Done(u, status)
 		c.lease = nil
 	}
 	if c.g.record == nil || c.rt.model == "" || !paced(c.rt.op) {
@@ -472,8 +489,62 @@ func (c *call) finish() {
 		Model: c.rt.model, Region: c.g.region, MaxTokens: c.req.MaxTokens,
 		Input: u.Input, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Output: u.Output,
 		Held: c.held, WaitedMS: c.waited.Milliseconds(), Status: c.status,
-		Retries: c.retries, Cut: cut,
+		Retries: c.retries, Cut: cut, Exception: c.meter.exception,
 	})
+}
+
+// settled returns what the request used, as well as it is known, and the
+// status to settle it with: the status claude got, or, when the answer
+// ended in an exception message, the status Bedrock gives that exception
+// (a throttlingException inside a 200 is a 429 for the Pacer to learn from).
+func (c *call) settled(cut bool) (governor.Usage, int) {
+	u, status := c.meter.usage, c.status
+	throttled := false
+	if c.meter.exception != "" {
+		status = exceptionStatus(c.meter.exception)
+		throttled = status == http.StatusTooManyRequests
+	}
+	if cut || c.meter.exception != "" {
+		// The answer stopped before its final counts: what it had written
+		// counts (the deltas streamed, at four bytes per token).
+		takeMax(&u.Output, c.meter.deltas/bytesPerToken)
+	}
+	switch {
+	case c.status == StatusClientGone && c.sent.Load():
+		// claude hung up after the request reached Bedrock, before any
+		// answer: Bedrock counts it all the same, and nothing says how
+		// much it ran. Settle to its hold: its input and the reservation
+		// for its max_tokens, as it held them in flight.
+		u = governor.Usage{Input: c.req.Input, Output: max(c.req.MaxTokens, models.MinThrottleReservation)}
+		if c.req.Probe {
+			u.Output = c.req.MaxTokens // a probe holds what it asks
+		}
+	case u.Input == 0 && u.CacheWrite == 0 && c.status/100 == 2 && !throttled:
+		// The answer never said (cut before message_start): Bedrock still
+		// counts the input, so settle to the estimate. A throttled answer
+		// was not run.
+		u.Input = c.req.Input
+	}
+	return u, status
+}
+
+// exceptionStatus is the HTTP status Bedrock answers an exception with when
+// it comes before the answer starts (InvokeModelWithResponseStream's
+// documented errors); 500 for one it does not document.
+func exceptionStatus(exception string) int {
+	switch strings.ToLower(exception) {
+	case "throttlingexception":
+		return http.StatusTooManyRequests
+	case "servicequotaexceededexception", "validationexception":
+		return http.StatusBadRequest
+	case "modeltimeoutexception":
+		return http.StatusRequestTimeout
+	case "modelstreamerrorexception":
+		return http.StatusFailedDependency
+	case "serviceunavailableexception":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // rewrite points the outgoing request at the upstream. Authorization (the
@@ -509,6 +580,15 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.Header.Del("Content-Length")
 	req.ContentLength = int64(len(c.body))
 	req.GetBody = func() (io.ReadCloser, error) { return &bodyReader{c.body}, nil }
+	// Note when the request has reached the upstream: from then on Bedrock
+	// counts it, whatever becomes of claude.
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				c.sent.Store(true)
+			}
+		},
+	}))
 	var payloadHash string
 	if g.auth == SigV4 {
 		sum := sha256.Sum256(c.body)
@@ -518,6 +598,18 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if c.paced {
 			if err := c.acquire(ctx); err != nil {
 				return nil, pacerError{err}
+			}
+		}
+		if attempt > 1 {
+			// A jittered pause, so throttled requests do not come back in
+			// step. It is taken once the retry is admitted, so that it
+			// holds its place: should claude hang up now, the lease ends
+			// having sent nothing, and no place is left behind for a later
+			// request with the same body to take.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(g.retryDelay/2 + rand.N(g.retryDelay)):
 			}
 		}
 		req.Body = http.NoBody
@@ -530,6 +622,7 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
+		c.sent.Store(false) // a refused attempt (a 429, a 403) counted nothing
 		resp, err := g.base.RoundTrip(req)
 		if err == nil {
 			var again bool
@@ -541,22 +634,22 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.body = nil // sent for good: let it go while the answer streams
 			return resp, err
 		}
+		if attempt == maxAttempts || ctx.Err() != nil {
+			// No retry: the 429 still teaches the Pacer, as one passed on.
+			c.lease.Done(governor.Usage{}, http.StatusTooManyRequests)
+			c.lease = nil
+			c.body = nil
+			return resp, nil // Bedrock's own answer, unchanged
+		}
 		retry := c.lease.Throttled() // releases the hold
 		c.lease = nil
-		if !retry || attempt == maxAttempts {
+		if !retry {
 			c.body = nil
 			return resp, nil // Bedrock's own answer, unchanged
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain so the connection is reused
 		_ = resp.Body.Close()                                         // nothing to do if it fails
 		c.retries++
-		// A jittered pause, so throttled requests do not come back in step.
-		pause := g.retryDelay/2 + rand.N(g.retryDelay)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(pause):
-		}
 	}
 }
 
@@ -579,6 +672,41 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 }
 
 func (r *bodyReader) Close() error { r.b = nil; return nil }
+
+// skip drops the first n bytes, written by other means.
+func (r *bodyReader) skip(n int) {
+	r.b = r.b[n:]
+	if len(r.b) == 0 {
+		r.b = nil
+	}
+}
+
+// bodyConn is a connection to the upstream that writes a request body the
+// gateway holds straight from memory, in one write. Without it, net/http
+// copies a body through a fresh 32 KiB buffer per request (io.Copy into the
+// connection), which a burst of requests pays hundreds of times at once.
+// Over TLS the connection is wrapped, and HTTP/2 frames bodies with its own
+// buffers: this serves plain HTTP/1.1.
+type bodyConn struct{ net.Conn }
+
+func (c bodyConn) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	// net/http sends a body of known length as an io.LimitedReader around
+	// it (see net/http's transferWriter).
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if b, ok := lr.R.(*bodyReader); ok {
+			p := b.b[:min(int64(len(b.b)), lr.N)]
+			m, err := c.Conn.Write(p)
+			n, lr.N = int64(m), lr.N-int64(m)
+			b.skip(m)
+			if err != nil {
+				return n, err
+			}
+		}
+	}
+	m, err := io.Copy(c.Conn, r) // the rest, if any: net.Conn's own ReadFrom
+	return n + m, err
+}
 
 // authenticate sets the upstream's authentication on req.
 func (g *Gateway) authenticate(req *http.Request, payloadHash string) error {
@@ -637,7 +765,14 @@ func (g *Gateway) modifyResponse(resp *http.Response) error {
 	if !stream && mt != "application/json" {
 		return nil
 	}
-	c.resp = newMeteredBody(resp.Body, &c.meter, stream)
+	if stream {
+		// The proxy sends the headers with an empty body; the answer is
+		// copied after it (see eventStream.copyTo).
+		c.stream = newEventStream(resp.Body, &c.meter)
+		resp.Body = http.NoBody
+		return nil
+	}
+	c.resp = &meteredBody{rc: resp.Body, m: &c.meter}
 	resp.Body = c.resp
 	return nil
 }

@@ -2,7 +2,12 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"image"
+	_ "image/gif" // the image headers estimateInput reads
+	_ "image/jpeg"
+	_ "image/png"
 	"strconv"
 )
 
@@ -144,4 +149,75 @@ scalar:
 		}
 	}
 	return i, i > start
+}
+
+// Input estimates. Text is taken at about four bytes of JSON body per token
+// (an 85 KB first turn is about 22k input tokens). Base64 data is not text:
+// Anthropic counts an image at about width × height / 750 tokens, after
+// resizing any image whose long edge passes 1568 pixels (or about 1.15
+// megapixels), so no image costs much more than 1,600 tokens; a 1 MB
+// screenshot counted as text would hold some 250k tokens and block the
+// queue for nothing. So:
+//   - an image (media_type image/…) counts width × height / 750, read from
+//     its PNG, JPEG or GIF header, at most maxImageTokens; when its size
+//     cannot be read, maxImageTokens;
+//   - other base64 data (a PDF document) counts its decoded size at four
+//     bytes per token: a PDF's pages are read as text and seen as images,
+//     and no cheaper rule is sure.
+//
+// Either way the real count from the answer's message_start replaces the
+// estimate as soon as the answer starts.
+const (
+	bytesPerToken  = 4
+	pixelsPerToken = 750
+	maxImageTokens = 1600
+	// minData is the shortest "data" string read as base64: shorter ones
+	// count as text, whatever they hold.
+	minData = 1024
+)
+
+// dataKey is how the key of a base64 source's data begins, written as
+// Claude Code writes it: {"type":"base64","media_type":"image/png","data":"…"}.
+var dataKey = []byte(`"data":"`)
+
+// estimateInput returns the input tokens a request body is taken to hold
+// until its answer says (see the rules above). It scans the body once and
+// decodes nothing but an image's header.
+func estimateInput(body []byte) int {
+	text, tokens := len(body), 0
+	for rest := body; ; {
+		i := bytes.Index(rest, dataKey)
+		if i < 0 {
+			break
+		}
+		start := i + len(dataKey)
+		n := bytes.IndexByte(rest[start:], '"') // base64 holds no quote, nor any escape
+		if n < 0 {
+			break
+		}
+		// A quote with a backslash before it is inside a string: text.
+		if data := rest[start : start+n]; n >= minData && (i == 0 || rest[i-1] != '\\') {
+			around := rest[max(0, i-200):i]
+			if after := rest[start+n:]; !bytes.Contains(around, []byte(`"media_type"`)) {
+				around = after[:min(len(after), 200)] // written after the data
+			}
+			text -= n
+			tokens += dataTokens(around, data)
+		}
+		rest = rest[start+n:]
+	}
+	return text/bytesPerToken + tokens
+}
+
+// dataTokens estimates the tokens of one base64 data string; around is the
+// JSON next to it, where its media_type is.
+func dataTokens(around, data []byte) int {
+	if !bytes.Contains(around, []byte(`"media_type":"image/`)) {
+		return base64.StdEncoding.DecodedLen(len(data)) / bytesPerToken
+	}
+	cfg, _, err := image.DecodeConfig(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(data)))
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		return maxImageTokens
+	}
+	return min(cfg.Width*cfg.Height/pixelsPerToken, maxImageTokens)
 }

@@ -42,7 +42,12 @@ type frameScanner struct {
 	// message is called for each whole message whose CRCs check out, with
 	// its :message-type, :event-type (or :exception-type) and payload. The
 	// slices are only valid during the call.
-	message func(msgType, eventType string, payload []byte)
+	message func(msgType, eventType, payload []byte)
+	// drop, when set, is asked first whether a message can be dropped
+	// unread, before its CRC is computed: most of an answer is messages
+	// that carry no counts, and their CRCs would cost more than the rest of
+	// the scan. (The prelude's CRC is still checked: the framing holds.)
+	drop func(msgType, eventType, payload []byte) bool
 }
 
 // Write feeds the next piece of the stream. It never fails: a malformed
@@ -118,15 +123,12 @@ func (s *frameScanner) prelude(p []byte) (int, bool) {
 	return int(total), true
 }
 
-// decode checks one whole message's CRC and hands its parts on.
+// decode reads one whole message's headers, and hands its parts on once its
+// CRC checks out, unless drop drops it first.
 func (s *frameScanner) decode(m []byte) {
 	end := len(m) - 4
-	if crc32.ChecksumIEEE(m[:end]) != binary.BigEndian.Uint32(m[end:]) {
-		s.broken = true
-		return
-	}
 	hl := int(binary.BigEndian.Uint32(m[4:]))
-	var msgType, eventType string
+	var msgType, eventType []byte
 	h := m[preludeLen : preludeLen+hl]
 	for len(h) > 0 {
 		nl := int(h[0])
@@ -163,9 +165,9 @@ func (s *frameScanner) decode(m []byte) {
 			if typ == 7 {
 				switch string(name) {
 				case ":message-type":
-					msgType = string(h[2 : 2+vl])
+					msgType = h[2 : 2+vl]
 				case ":event-type", ":exception-type":
-					eventType = string(h[2 : 2+vl])
+					eventType = h[2 : 2+vl]
 				}
 			}
 			h = h[2+vl:]
@@ -180,8 +182,16 @@ func (s *frameScanner) decode(m []byte) {
 		}
 		h = h[size:]
 	}
+	payload := m[preludeLen+hl : end]
+	if s.drop != nil && s.drop(msgType, eventType, payload) {
+		return
+	}
+	if crc32.ChecksumIEEE(m[:end]) != binary.BigEndian.Uint32(m[end:]) {
+		s.broken = true
+		return
+	}
 	if s.message != nil {
-		s.message(msgType, eventType, m[preludeLen+hl:end])
+		s.message(msgType, eventType, payload)
 	}
 }
 
@@ -221,6 +231,13 @@ type meter struct {
 	// counts of the input), when message_start arrives.
 	started  func(input int)
 	sawStart bool
+	// deltas is the size of the content_block_delta events streamed (their
+	// JSON, less the wrapping of a text delta): what an answer cut before
+	// its final counts had written.
+	deltas int
+	// exception is the :exception-type of an exception message in the
+	// stream ("throttlingException"), "" when none came.
+	exception string
 }
 
 // takeMax keeps the larger of two counts: later events repeat or grow the
@@ -270,11 +287,37 @@ func (m *meter) event(js []byte) {
 	}
 }
 
+// skipChunk says whether a message of a streamed answer carries no counts:
+// a content-block event (most of an answer: text deltas), told from the
+// first characters of its base64 without decoding anything, since Bedrock
+// writes "type" first. Decoding every chunk whole would cost several times
+// what the proxy itself costs per MB. The size of the deltas is kept.
+func (m *meter) skipChunk(msgType, eventType, payload []byte) bool {
+	if string(msgType) != "event" || string(eventType) != "chunk" {
+		return false
+	}
+	b64, ok := bytesField(payload)
+	if !ok || !bytes.HasPrefix(b64, blockEvent64) {
+		return false
+	}
+	if bytes.HasPrefix(b64, deltaEvent64) {
+		m.deltas += max(len(b64)/4*3-len(deltaWrapping), 0)
+	}
+	return true
+}
+
 // chunk reads one event-stream message of a streamed answer: a chunk event's
 // payload is {"bytes": "<base64 of an Anthropic event>"} (Bedrock may add
-// other fields, such as padding).
-func (m *meter) chunk(msgType, eventType string, payload []byte) {
-	if msgType != "event" || eventType != "chunk" {
+// other fields, such as padding); an exception message ends the answer
+// early, inside a 200 (throttlingException, modelStreamErrorException, …).
+func (m *meter) chunk(msgType, eventType, payload []byte) {
+	if string(msgType) == "exception" {
+		if m.exception == "" {
+			m.exception = string(eventType)
+		}
+		return
+	}
+	if string(msgType) != "event" || string(eventType) != "chunk" || m.skipChunk(msgType, eventType, payload) {
 		return
 	}
 	b64, ok := bytesField(payload)
@@ -287,25 +330,33 @@ func (m *meter) chunk(msgType, eventType string, payload []byte) {
 		}
 		return
 	}
-	// Most of an answer is content-block events (text deltas), which carry
-	// no counts: tell them from the first 30 bytes, as Bedrock writes
-	// "type" first. Decoding every chunk whole would cost several times
-	// what the proxy itself costs per MB.
-	var head [30]byte
-	if len(b64) >= 40 {
-		if n, err := base64.StdEncoding.Decode(head[:], b64[:40]); err == nil && bytes.HasPrefix(head[:n], blockEvent) {
-			return
-		}
-	}
 	ev := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
 	n, err := base64.StdEncoding.Decode(ev, b64)
-	if err == nil {
-		m.event(ev[:n])
+	if err != nil {
+		return
 	}
+	if bytes.Contains(ev[:n], []byte(`"type":"content_block_delta"`)) { // a delta laid out otherwise
+		m.deltas += max(n-len(deltaWrapping), 0)
+		return
+	}
+	m.event(ev[:n])
 }
 
-// blockEvent is how content_block_start, _delta and _stop events begin.
-var blockEvent = []byte(`{"type":"content_block_`)
+// blockEvent64 and deltaEvent64 are how the base64 of content_block_start,
+// _delta and _stop events, and of _delta events, begin: the encoding of
+// whole 3-byte groups of {"type":"content_block_ and {"type":"content_block_delta".
+var (
+	blockEvent64 = b64Prefix(`{"type":"content_block_`)
+	deltaEvent64 = b64Prefix(`{"type":"content_block_delta"`)
+)
+
+// deltaWrapping is the JSON around a text delta's text.
+const deltaWrapping = `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}`
+
+// b64Prefix is the base64 every text starting with s starts with.
+func b64Prefix(s string) []byte {
+	return []byte(base64.StdEncoding.EncodeToString([]byte(s[:len(s)/3*3])))
+}
 
 // bytesField finds the base64 text of a chunk payload's "bytes" field
 // without a JSON decoder. It answers false when the payload is laid out in a
@@ -345,82 +396,117 @@ func (m *meter) headers(h http.Header) {
 // only.
 const maxJSONAnswer = 8 << 20
 
-// meteredBody passes an answer through unchanged and reads its token counts
-// from a copy on the side. For an event stream, the bytes of each read are
-// decoded at the start of the next read (or at Close), that is after the
-// proxy has written them to the client: the scan adds no delay before a chunk
-// reaches claude.
+// meteredBody passes a JSON answer through unchanged and reads its token
+// counts from a copy, once it has been read whole.
 type meteredBody struct {
 	rc      io.ReadCloser
 	m       *meter
-	scan    *frameScanner // nil for a JSON answer
-	json    []byte        // the JSON answer so far, until it outgrows maxJSONAnswer
+	json    []byte // the answer so far, until it outgrows maxJSONAnswer
 	jsonOff bool
-	pending *[]byte // the last read's bytes, not scanned yet
-	// eof is set when the upstream sent the whole answer; failed when the
-	// read broke off (the upstream or the client went away).
-	eof, failed bool
-	closed      bool
-}
-
-func newMeteredBody(rc io.ReadCloser, m *meter, stream bool) *meteredBody {
-	b := &meteredBody{rc: rc, m: m}
-	if stream {
-		b.scan = &frameScanner{message: m.chunk}
-	}
-	return b
+	// eof is set when the upstream sent the whole answer.
+	eof    bool
+	closed bool
 }
 
 func (b *meteredBody) Read(p []byte) (int, error) {
-	b.flush()
 	n, err := b.rc.Read(p)
-	if n > 0 {
-		if b.scan != nil {
-			if b.pending == nil {
-				b.pending = pendingPool.Get().(*[]byte)
-			}
-			*b.pending = append((*b.pending)[:0], p[:n]...)
-		} else if !b.jsonOff {
-			if len(b.json)+n > maxJSONAnswer {
-				b.json, b.jsonOff = nil, true
-			} else {
-				b.json = append(b.json, p[:n]...)
-			}
+	if n > 0 && !b.jsonOff {
+		if len(b.json)+n > maxJSONAnswer {
+			b.json, b.jsonOff = nil, true
+		} else {
+			b.json = append(b.json, p[:n]...)
 		}
 	}
-	switch {
-	case err == io.EOF:
+	if err == io.EOF {
 		b.eof = true
-	case err != nil:
-		b.failed = true
 	}
 	return n, err
 }
 
-// pendingPool holds the copies of the last read of each stream. A copy is
-// only held from a read to the next, and a stream spends most of its time
-// waiting for its next chunk: pooled, a few serve hundreds of streams.
-var pendingPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-// flush scans the bytes of the previous read.
-func (b *meteredBody) flush() {
-	if b.pending != nil {
-		b.scan.Write(*b.pending)
-		*b.pending = (*b.pending)[:0]
-		pendingPool.Put(b.pending)
-		b.pending = nil
-	}
-}
-
-// Close scans what is left and closes the upstream body.
+// Close closes the upstream body; a whole answer is read then.
 func (b *meteredBody) Close() error {
 	if !b.closed {
 		b.closed = true
-		if b.scan != nil {
-			b.flush()
-		} else if b.eof && !b.jsonOff {
+		if b.eof && !b.jsonOff {
 			b.m.event(b.json)
 		}
 	}
 	return b.rc.Close()
+}
+
+// Buffers of the event-stream copy. An answer from Bedrock comes a chunk
+// at a time (a few hundred bytes, tens of milliseconds apart), and a
+// stream spends most of its life waiting for the next one: it waits with a
+// small buffer, and borrows a large one only while the answer comes faster
+// than one small buffer per read, so that hundreds of streams waiting cost
+// little and a bulk answer is copied in as few reads and writes as a plain
+// reverse proxy's.
+const (
+	smallBufferSize = 4 << 10
+	copyBufferSize  = 32 << 10
+)
+
+var (
+	smallBufferPool = sync.Pool{New: func() any { b := make([]byte, smallBufferSize); return &b }}
+	copyBufferPool  = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+)
+
+// eventStream is a streamed answer being copied to claude.
+type eventStream struct {
+	body io.ReadCloser
+	scan frameScanner
+	// eof is set when the upstream sent the whole answer.
+	eof bool
+}
+
+func newEventStream(body io.ReadCloser, m *meter) *eventStream {
+	return &eventStream{body: body, scan: frameScanner{message: m.chunk, drop: m.skipChunk}}
+}
+
+// copyTo copies the answer to w byte for byte, flushing each read, and
+// scans each read's bytes for the counts once they are on their way to
+// claude: the scan adds no delay before a chunk reaches claude. Bytes that
+// cannot be written are not scanned: claude never got them. When either
+// side fails the handler is aborted (http.ErrAbortHandler), as
+// httputil.ReverseProxy aborts it: claude must see a cut answer as cut,
+// not as a short whole one.
+func (s *eventStream) copyTo(w http.ResponseWriter) {
+	defer s.body.Close()
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil { // the headers go at once
+		panic(http.ErrAbortHandler)
+	}
+	small := smallBufferPool.Get().(*[]byte)
+	defer smallBufferPool.Put(small)
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			copyBufferPool.Put(big)
+		}
+	}()
+	buf := *small
+	for {
+		n, err := s.body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil || rc.Flush() != nil {
+				panic(http.ErrAbortHandler)
+			}
+			s.scan.Write(buf[:n])
+		}
+		if err == io.EOF {
+			s.eof = true
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		switch {
+		case n == len(buf) && big == nil: // more is waiting: a large buffer
+			big = copyBufferPool.Get().(*[]byte)
+			buf = *big
+		case n < smallBufferSize && big != nil: // a chunk at a time again
+			copyBufferPool.Put(big)
+			big, buf = nil, *small
+		}
+	}
 }

@@ -85,8 +85,8 @@ type scanned struct {
 // (cycled) and returns what it found.
 func scanAll(stream []byte, sizes ...int) ([]scanned, *frameScanner) {
 	var got []scanned
-	s := &frameScanner{message: func(mt, et string, p []byte) {
-		got = append(got, scanned{mt, et, string(p)})
+	s := &frameScanner{message: func(mt, et, p []byte) {
+		got = append(got, scanned{string(mt), string(et), string(p)})
 	}}
 	for i := 0; len(stream) > 0; i++ {
 		n := min(sizes[i%len(sizes)], len(stream))
@@ -442,7 +442,7 @@ func FuzzMeter(f *testing.F) {
 	f.Add([]byte(`{"bytes":"eyJ0eXBlIjoibWVzc2FnZV9zdGFydCIsIm1lc3NhZ2UiOnsidXNhZ2UiOnsiaW5wdXRfdG9rZW5zIjotNX19fQ=="}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var m meter
-		m.chunk("event", "chunk", payload)
+		m.chunk([]byte("event"), []byte("chunk"), payload)
 		m.event(payload)
 		if u := m.usage; u.Input < 0 || u.CacheRead < 0 || u.CacheWrite < 0 || u.Output < 0 {
 			t.Errorf("negative count %+v", u)
