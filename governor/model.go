@@ -140,6 +140,7 @@ type entry struct {
 	attempt  int
 	admitted bool
 	at       time.Time // when admitted
+	load     int       // what its bucket held and used, all sessions, before it
 	why      Why
 	alone    bool // nothing else was in flight in its bucket while it was
 }
@@ -381,7 +382,7 @@ func (m *Model) admit(e *entry, now time.Time, why Why, l load) Admitted {
 			o.alone = false
 		}
 	}
-	e.admitted, e.at, e.why = true, now, why
+	e.admitted, e.at, e.why, e.load = true, now, why, l.held+l.used
 	e.alone = l.inflight == 0
 	b.held += e.hold
 	b.inflight++
@@ -427,10 +428,13 @@ func (m *Model) Cancel(t Ticket) {
 
 // Throttled records Bedrock's 429 for ticket t at now and releases its
 // hold. A 429 the model did not predict (the request was admitted as
-// fitting) cuts the bucket's limit to 0.7x what it was, or of the load
-// when that was lower, never below the request's own hold; requests
-// admitted before the last cut do not cut again (they were sent under the
-// old limit). It answers whether the request should be queued again: not
+// fitting) cuts the bucket's limit to 0.7x what was admitted with the
+// request (all sessions' load then, and its own hold: Bedrock refused
+// that much), never below the request's own hold. One burst of 429s cuts
+// once: a request admitted before the bucket's last cut, by this session
+// or another (others must be read after the cuts the other sessions made,
+// under the ledger's lock), does not cut again, since it was sent under
+// the old limit. It answers whether the request should be queued again: not
 // when its retries are spent, nor for a probe, nor when it was alone in
 // flight (then the cap itself does not fit the quota and waiting cannot
 // help). A retry is known by its Request: the next Enqueue of a Request
@@ -445,12 +449,8 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	b := e.b
 	m.refresh(b, now)
 	l := m.loadOf(b, now, others, time.Time{})
-	if e.why == Fit && !e.at.Before(b.cut) {
-		base := l.held + l.used
-		if l.limit > 0 && l.limit < base {
-			base = l.limit
-		}
-		b.learned = max(base*cutNum/cutDen, e.hold, 1)
+	if e.why == Fit && e.at.UnixMilli() >= lastCut(b, others) {
+		b.learned = max((e.load+e.hold)*cutNum/cutDen, e.hold, 1)
 		b.changed, b.cut = now, now
 	}
 	alone := e.alone && l.inflight == 1
@@ -464,6 +464,23 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	b.absorbed++
 	m.retries[e.req] = append(m.retries[e.req], retryMark{attempt: e.attempt + 1, since: e.since, at: now})
 	return true
+}
+
+// lastCut is when the bucket's limit was last cut, by this session or
+// another (Unix ms).
+func lastCut(b *bucket, others []State) int64 {
+	cut := b.cut.UnixMilli()
+	if b.cut.IsZero() {
+		cut = 0
+	}
+	for _, st := range others {
+		for i := range st.Buckets {
+			if o := &st.Buckets[i]; o.Bucket == b.key {
+				cut = max(cut, o.Cut)
+			}
+		}
+	}
+	return cut
 }
 
 // Settled is what a finished request counts against its bucket's window:
