@@ -56,6 +56,7 @@ type DirLedger struct {
 	self  *os.File // this session's lock, held until Close
 	state *os.File // this session's state
 	held  bool     // adm is locked by us
+	stuck bool     // the last Lock gave up: another session holds adm still
 	gen   uint64   // the join/leave count when peers was last read
 	peers map[string]*peer
 	buf   []byte
@@ -168,8 +169,13 @@ func (d *DirLedger) bump() error {
 const LockWait = 200 * time.Millisecond
 
 // Lock takes the admission lock, waiting at most LockWait for another
-// session's decision.
+// session's decision. Once it has given up, it tries once, without
+// waiting, until it gets the lock again: a stopped session would
+// otherwise cost each decision of the others a LockWait.
 func (d *DirLedger) Lock() error {
+	d.mu.Lock()
+	stuck := d.stuck
+	d.mu.Unlock()
 	deadline := time.Now().Add(LockWait)
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
 		err := syscall.Flock(int(d.adm.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -179,7 +185,13 @@ func (d *DirLedger) Lock() error {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return fmt.Errorf("lock %s: %w", d.adm.Name(), err)
 		}
+		if stuck {
+			return fmt.Errorf("lock %s: another session still holds it (stopped?): deciding without the others", d.adm.Name())
+		}
 		if time.Now().After(deadline) {
+			d.mu.Lock()
+			d.stuck = true
+			d.mu.Unlock()
 			return fmt.Errorf("lock %s: another session has held it for over %v (stopped?): deciding without the others", d.adm.Name(), LockWait)
 		}
 		// flock has no timeout and no signal to wait on: a short pause,
@@ -187,7 +199,7 @@ func (d *DirLedger) Lock() error {
 		time.Sleep(pause)
 	}
 	d.mu.Lock()
-	d.held = true
+	d.held, d.stuck = true, false
 	d.mu.Unlock()
 	return nil
 }

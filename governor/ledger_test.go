@@ -432,7 +432,9 @@ func TestReadStatus(t *testing.T) {
 }
 
 // TestLedgerLockHeldTooLong: a session stopped with the admission lock in
-// hand does not stop the others: after LockWait they decide alone.
+// hand does not stop the others: after LockWait they decide alone, and
+// then try the lock once a decision, without waiting again, until they
+// get it back.
 func TestLedgerLockHeldTooLong(t *testing.T) {
 	dir := t.TempDir()
 	l, err := governor.OpenLedger(dir)
@@ -447,9 +449,11 @@ func TestLedgerLockHeldTooLong(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	err = l.Lock()
-	if err == nil || !strings.Contains(err.Error(), "deciding without the others") {
-		t.Errorf("Lock with the lock held elsewhere: %v, want it to give up", err)
+	for _, want := range []string{"has held it for over", "still holds it", "still holds it"} {
+		err = l.Lock()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "deciding without the others") {
+			t.Errorf("Lock with the lock held elsewhere: %v, want it to give up: %q", err, want)
+		}
 	}
 	f.Close() //nolint:errcheck // releases the lock
 	if err := l.Lock(); err != nil {
@@ -457,5 +461,17 @@ func TestLedgerLockHeldTooLong(t *testing.T) {
 	}
 	if err := l.Unlock(); err != nil {
 		t.Fatal(err)
+	}
+	// Held elsewhere again: the first Lock waits its LockWait again.
+	f, err = os.OpenFile(filepath.Join(dir, "admission.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() //nolint:errcheck // releases the lock
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lock(); err == nil || !strings.Contains(err.Error(), "has held it for over") {
+		t.Errorf("Lock held elsewhere after the lock came back: %v, want it to wait LockWait", err)
 	}
 }
