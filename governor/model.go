@@ -294,9 +294,17 @@ type load struct {
 	limit                        int
 }
 
-// loadOf sums the bucket's own load and the other sessions' at now; ahead
-// adds the holds of other sessions' queue heads waiting since before since
-// (they go first: no session overtakes another's older request).
+// stalledAfter is how old another session's state must be for its
+// waiting requests to be taken for stalled: a session with requests
+// waiting publishes at least at each poll of the ledger (DefaultPoll), so
+// one silent that long is stopped (Ctrl-Z, a debugger).
+const stalledAfter = 10 * time.Second
+
+// loadOf sums the bucket's own load and the other sessions' at now, and
+// the holds of other sessions' queue heads waiting since before since
+// (they go first: no session overtakes another's older request), unless
+// that session is stalled: its head would otherwise hold the others back
+// for as long as it is stopped.
 func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time) load {
 	cutoff := now.Add(-Window).UnixMilli()
 	l := load{held: b.held, inflight: b.inflight, used: sumSince(b.window, cutoff), starts: sumSince(b.starts, cutoff), limit: b.limit()}
@@ -313,7 +321,7 @@ func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time
 			if o.Learned > 0 && (l.limit == 0 || o.Learned < l.limit) {
 				l.limit = o.Learned
 			}
-			if o.Waiting > 0 && !since.IsZero() && o.HeadSince < since.UnixMilli() {
+			if o.Waiting > 0 && !since.IsZero() && o.HeadSince < since.UnixMilli() && now.Sub(st.Time) < stalledAfter {
 				l.held += o.HeadHold
 			}
 		}

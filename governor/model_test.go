@@ -489,7 +489,12 @@ func TestLearning(t *testing.T) {
 func TestSharedBudget(t *testing.T) {
 	other := func(bs governor.BucketState) []governor.State {
 		bs.Bucket = sonnet
-		return []governor.State{{PID: 2, Buckets: []governor.BucketState{bs}}}
+		return []governor.State{{PID: 2, Time: at(0), Buckets: []governor.BucketState{bs}}}
+	}
+	stopped := func(bs governor.BucketState) []governor.State {
+		st := other(bs)
+		st[0].Time = at(-30)
+		return st
 	}
 	tests := []struct {
 		name   string
@@ -504,6 +509,8 @@ func TestSharedBudget(t *testing.T) {
 		{"another session's learned limit counts", 10000, other(governor.BucketState{Learned: 16000, Window: []governor.Tally{{At: at(-30).UnixMilli(), N: 5000}}}), nil},
 		{"an older waiting head of another session goes first", 10000, other(governor.BucketState{Waiting: 1, HeadHold: 10000, HeadSince: at(-1).UnixMilli()}), nil},
 		{"a younger one does not", 10000, other(governor.BucketState{Waiting: 1, HeadHold: 10000, HeadSince: at(1).UnixMilli()}), []governor.Why{governor.Fit}},
+		{"nor does one of a session stopped for long: its held tokens still count", 5000, stopped(governor.BucketState{Held: 5000, InFlight: 1, Waiting: 1, HeadHold: 10000, HeadSince: at(-31).UnixMilli()}), []governor.Why{governor.Fit}},
+		{"a stopped session's hold alone counts", 11000, stopped(governor.BucketState{Held: 5000, InFlight: 1, Waiting: 1, HeadHold: 1, HeadSince: at(-31).UnixMilli()}), nil},
 		{"bigger than the limit, with another session's request in flight: waits", 30000, other(governor.BucketState{InFlight: 1, Held: 1}), nil},
 		{"bigger than the limit, nothing in flight anywhere: alone", 30000, nil, []governor.Why{governor.Alone}},
 	}
