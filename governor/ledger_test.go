@@ -83,9 +83,14 @@ func TestLedgerAcrossProcesses(t *testing.T) {
 	if st.Sessions != 2 || st.Buckets[0].Held != 15096 || st.Buckets[0].InFlight != 1 || st.Buckets[0].Waiting != 1 {
 		t.Fatalf("status %+v, want 2 sessions, the helper's 15096 held in flight, B waiting", st)
 	}
-	if states, err := governor.ReadLedger(dir); err != nil || len(states) != 2 {
-		t.Fatalf("ReadLedger: %d sessions, %v; want 2", len(states), err)
-	}
+	// B's decision publishes this session's state just after B is queued.
+	waitFor(t, "ReadLedger to show both sessions", func() bool {
+		states, err := governor.ReadLedger(dir)
+		if err != nil {
+			t.Fatalf("ReadLedger: %v", err)
+		}
+		return len(states) == 2
+	})
 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
