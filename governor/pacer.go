@@ -163,7 +163,9 @@ func (g *Governor) decide(fresh bool, change func(now time.Time, others []State)
 		change(now, g.others)
 	}
 	var st *State
-	if !g.closed {
+	// A request queued since read was decided is not admitted here,
+	// without the lock: its own Acquire decides next.
+	if !g.closed && (read || g.o.Ledger == nil) {
 		for _, a := range g.m.Admit(now, g.others) {
 			if w, ok := g.waiters[a.Ticket]; ok {
 				w.hold = a.Hold
@@ -171,6 +173,8 @@ func (g *Governor) decide(fresh bool, change func(now time.Time, others []State)
 				delete(g.waiters, a.Ticket)
 			}
 		}
+	}
+	if !g.closed {
 		if g.o.Ledger != nil {
 			s := g.m.Export(now, os.Getpid())
 			st = &s
