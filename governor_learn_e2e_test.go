@@ -17,7 +17,7 @@ import (
 // admits every turn, Bedrock refuses those over its quota, and the gateways
 // learn a limit from those 429s and pace the rest: all sessions are
 // answered and no 429 reaches claude, in at most 1.5 times what the quota
-// allows under the limit one cut learns.
+// allows under the limit learned.
 func TestGovernorE2ELearn(t *testing.T) {
 	const n = 6
 	const reply = "Answer paced by a learned limit."
@@ -57,7 +57,7 @@ func TestGovernorE2ELearn(t *testing.T) {
 	ideal := quotaMakespan(arrivals, hold, use, e2eTPM, d)
 	allowed := quotaMakespan(arrivals, hold, use, learned, d)
 	took := last.Sub(first)
-	t.Logf("turns arrived over %v; the quota allows them in %v, and in %v under the limit of %d one cut learns; the sessions took %v (%.2fx); the fake throttled %d requests",
+	t.Logf("turns arrived over %v; the quota allows them in %v, and in %v under the learned limit of %d; the sessions took %v (%.2fx); the fake throttled %d requests",
 		arrivals[len(arrivals)-1], ideal, allowed, learned, took, float64(took)/float64(allowed), throttled)
 	if allowed <= 0 || took > allowed*3/2 {
 		t.Errorf("the sessions took %v from the first turn; under the learned limit of %d the quota allows %v (hold %d, use %d), at most 1.5x that: %v\n%s",
@@ -85,10 +85,12 @@ func turnArrivals(t *testing.T, recs []map[string]any) ([]time.Duration, time.Ti
 	return arrivals, ats[0]
 }
 
-// firstCut is the limit the governor learns from the first 429 when turns
+// firstCut is the limit the governor's learning comes to when turns
 // arriving at the given offsets all go at once (no limit known): 0.7 times
-// what Bedrock refused, the first turn that did not fit with what it held
-// and had used before it; the quota itself when every turn fits.
+// the first load Bedrock refuses, the first turn that does not fit with
+// what was held and used before it (a first cut may be of more, what was
+// in flight when that 429 came back; the next 429, of a retry beside the
+// turns that fit, cuts to this); the quota itself when every turn fits.
 func firstCut(arrivals []time.Duration, hold, use, quota int, d time.Duration) int {
 	var ends []time.Duration
 	for _, a := range arrivals {

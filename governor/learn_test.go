@@ -75,6 +75,8 @@ type simWorld struct {
 	ended            time.Time
 	lowest           int         // the lowest limit learned
 	wakes            []time.Time // each session's next look
+	// late delays session s's requests on their way to Bedrock.
+	late func(s int) time.Duration
 }
 
 func (w *simWorld) at(at time.Time, f func(now time.Time)) {
@@ -104,7 +106,7 @@ func (w *simWorld) admit(now time.Time) {
 
 // send is an admitted request on its way to the fake and its answer back.
 func (w *simWorld) send(now time.Time, s int, a governor.Admitted) {
-	w.at(now.Add(simLatency), func(now time.Time) {
+	w.at(now.Add(simLatency+w.late(s)), func(now time.Time) {
 		hold := simInput + simBD*simCap
 		if w.fake.load(now)+hold > w.fake.limit {
 			w.at(now.Add(simLatency), func(now time.Time) { w.throttled(now, s, a.Ticket) })
@@ -188,9 +190,21 @@ func (w *simWorld) run(start time.Time) {
 // room for one turn only beside the minute's use: the rest waited for the
 // window, over a minute.
 func TestLearnWithNoLimitKnown(t *testing.T) {
-	for _, stagger := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond} {
-		t.Run(fmt.Sprintf("arrivals %v apart", stagger), func(t *testing.T) {
-			w := &simWorld{t: t, fake: simQuotaFake{limit: simQuota, holds: map[int]int{}}, wakes: make([]time.Time, 6)}
+	for _, tt := range []struct {
+		stagger time.Duration
+		late    func(s int) time.Duration
+	}{
+		{0, func(int) time.Duration { return 0 }},
+		{time.Millisecond, func(int) time.Duration { return 0 }},
+		{3 * time.Millisecond, func(int) time.Duration { return 0 }},
+		// The last admitted reach Bedrock first: the first 429 is of a
+		// request admitted with little before it, yet what was in flight
+		// when it came back was more.
+		{time.Millisecond, func(s int) time.Duration { return time.Duration(6-s) * 3 * time.Millisecond }},
+	} {
+		stagger := tt.stagger
+		t.Run(fmt.Sprintf("arrivals %v apart, %v late", stagger, tt.late(0)), func(t *testing.T) {
+			w := &simWorld{t: t, fake: simQuotaFake{limit: simQuota, holds: map[int]int{}}, wakes: make([]time.Time, 6), late: tt.late}
 			for s := range 6 {
 				w.sessions = append(w.sessions, governor.NewModel(governor.Config{}))
 				w.at(t0.Add(time.Duration(s)*stagger), func(now time.Time) { w.sessions[s].Enqueue(now, turn()) })

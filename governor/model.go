@@ -140,7 +140,6 @@ type entry struct {
 	attempt  int
 	admitted bool
 	at       time.Time // when admitted
-	load     int       // what its bucket held and used, all sessions, before it
 	why      Why
 	alone    bool // nothing else was in flight in its bucket while it was
 }
@@ -390,7 +389,7 @@ func (m *Model) admit(e *entry, now time.Time, why Why, l load) Admitted {
 			o.alone = false
 		}
 	}
-	e.admitted, e.at, e.why, e.load = true, now, why, l.held+l.used
+	e.admitted, e.at, e.why = true, now, why
 	e.alone = l.inflight == 0
 	b.held += e.hold
 	b.inflight++
@@ -436,9 +435,12 @@ func (m *Model) Cancel(t Ticket) {
 
 // Throttled records Bedrock's 429 for ticket t at now and releases its
 // hold. A 429 the model did not predict (the request was admitted as
-// fitting) cuts the bucket's limit to 0.7x what was admitted with the
-// request (all sessions' load then, and its own hold: Bedrock refused
-// that much), never below the request's own hold. One burst of 429s cuts
+// fitting) cuts the bucket's limit to 0.7x what it was, or of the load
+// (all sessions', the request's own hold still in it) when that was lower,
+// never below the request's own hold. Not of the load admitted with the
+// request: a request admitted later may reach Bedrock first, so only
+// what was in flight when the 429 came back bounds what Bedrock took for
+// too much. One burst of 429s cuts
 // once: a request admitted before the bucket's last cut, by this session
 // or another (others must be read after the cuts the other sessions made,
 // under the ledger's lock), does not cut again, since it was sent under
@@ -458,7 +460,11 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	m.refresh(b, now)
 	l := m.loadOf(b, now, others, time.Time{})
 	if e.why == Fit && e.at.UnixMilli() >= lastCut(b, others) {
-		b.learned = max((e.load+e.hold)*cutNum/cutDen, e.hold, 1)
+		base := l.held + l.used
+		if l.limit > 0 && l.limit < base {
+			base = l.limit
+		}
+		b.learned = max(base*cutNum/cutDen, e.hold, 1)
 		b.changed, b.cut = now, now
 	}
 	alone := e.alone && l.inflight == 1

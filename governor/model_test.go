@@ -288,11 +288,11 @@ func TestLearning(t *testing.T) {
 		want  []string
 	}{
 		{
-			name: "an unpredicted 429 cuts to 0.7x of what was admitted with it; each quiet minute adds a tenth of the quota back",
+			name: "an unpredicted 429 cuts to 0.7x; each quiet minute adds a tenth of the quota back",
 			c:    governor.Config{Limits: tpm(100000)},
 			steps: []step{
 				{op: "enqueue", r: req(45904, 4096)}, // 50000
-				{op: "enqueue", r: req(45904, 4096)}, // 100000 with the first
+				{op: "enqueue", r: req(45904, 4096)},
 				{op: "admit"},
 				{at: 1, op: "throttle", n: 2},
 				{at: 1, op: "limit"},
@@ -337,7 +337,7 @@ func TestLearning(t *testing.T) {
 			want: []string{"admit: #1 fit #2 fit", "retry", "limit: 63000 learned", "admit: #3 fit", "retry", "limit: 42000 learned"},
 		},
 		{
-			name: "the cut is of the load admitted with the request, not of the limit",
+			name: "the cut is of the load when the load was below the limit",
 			c:    governor.Config{Limits: tpm(100000)},
 			steps: []step{
 				{op: "enqueue", r: req(15904, 4096)}, // 20000

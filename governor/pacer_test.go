@@ -520,10 +520,9 @@ func TestGovernorClose(t *testing.T) {
 }
 
 // TestGovernorsThrottledTogether: two sessions' requests throttled in the
-// same burst. The first 429 cuts the limit to 0.7x of what was admitted
-// with it; the other session's request, sent before that cut, cuts no
-// further, and it is not taken for alone in flight, since the first
-// session's other request still is.
+// same burst. The first 429 cuts the limit to 0.7x of the load, both
+// sessions'; the other session's request, sent before that cut, cuts no
+// further.
 func TestGovernorsThrottledTogether(t *testing.T) {
 	c := newClock()
 	h := &hub{states: map[int]governor.State{}}
@@ -536,11 +535,11 @@ func TestGovernorsThrottledTogether(t *testing.T) {
 		t.Error("a2's 429 passed on, want it queued again")
 	}
 	if !b1.Throttled() {
-		t.Error("b1's 429 passed on (taken for alone in flight?), want it queued again")
+		t.Error("b1's 429 passed on, want it queued again")
 	}
 	for _, g := range []*governor.Governor{ga, gb} {
 		if st := g.Status().Buckets[0]; st.Limit != 63000 || st.Source != governor.SourceLearned {
-			t.Errorf("limit %d (%s), want 63000 learned: one cut, of a2's 90000", st.Limit, st.Source)
+			t.Errorf("limit %d (%s), want 63000 learned: one cut, of the 90000 in flight", st.Limit, st.Source)
 		}
 	}
 	a1.Done(governor.Usage{}, 502)
