@@ -479,4 +479,21 @@ func TestLedgerLockHeldTooLong(t *testing.T) {
 	if err := l.Lock(); err == nil || !strings.Contains(err.Error(), "has held it for over") {
 		t.Errorf("Lock held elsewhere after the lock came back: %v, want it to wait LockWait", err)
 	}
+	// Another session's decision taken since: the lock moves, whoever
+	// holds it now is not the stopped one. Waiting is worth it again.
+	f.Close() //nolint:errcheck // releases the lock
+	other, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close() //nolint:errcheck // the temp dir goes anyway
+	if err := other.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lock(); err == nil || !strings.Contains(err.Error(), "has held it for over") {
+		t.Errorf("Lock held by a session that took it since: %v, want it to wait LockWait", err)
+	}
+	if err := other.Unlock(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -438,13 +438,15 @@ func (m *Model) Cancel(t Ticket) {
 // fitting) cuts the bucket's limit to 0.7x what it was, or of the load
 // (all sessions', the request's own hold still in it) when that was lower,
 // never below the request's own hold. Not of the load admitted with the
-// request: a request admitted later may reach Bedrock first, so only
-// what was in flight when the 429 came back bounds what Bedrock took for
-// too much. One burst of 429s cuts
-// once: a request admitted before the bucket's last cut, by this session
-// or another (others must be read after the cuts the other sessions made,
-// under the ledger's lock), does not cut again, since it was sent under
-// the old limit. It answers whether the request should be queued again: not
+// request: a request admitted later may reach Bedrock first, so only what
+// was in flight when the 429 came back bounds what Bedrock took for too
+// much. One burst of 429s cuts once: a request admitted before the
+// bucket's last cut, by this session or another (others must be read
+// after the cuts the other sessions made, under the ledger's lock), does
+// not cut again, since it was sent under the old limit; nor does one
+// admitted in the same millisecond as the cut (the states keep
+// milliseconds, and a decision and a 429 of two sessions often fall
+// together). It answers whether the request should be queued again: not
 // when its retries are spent, nor for a probe, nor when it was alone in
 // flight (then the cap itself does not fit the quota and waiting cannot
 // help). A retry is known by its Request: the next Enqueue of a Request
@@ -459,7 +461,7 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	b := e.b
 	m.refresh(b, now)
 	l := m.loadOf(b, now, others, time.Time{})
-	if e.why == Fit && e.at.UnixMilli() >= lastCut(b, others) {
+	if e.why == Fit && e.at.UnixMilli() > lastCut(b, others) {
 		base := l.held + l.used
 		if l.limit > 0 && l.limit < base {
 			base = l.limit
