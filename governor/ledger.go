@@ -23,7 +23,9 @@ import (
 //
 //   - admission.lock: flock'd around each admission decision; its first 8
 //     bytes count the sessions that joined or left, so a session rereads
-//     the directory only when that count moved.
+//     the directory only when that count moved; the next 8 count the
+//     decisions taken, so a session that gave up waiting for the lock
+//     knows whether its holder has moved on since.
 //   - session-<id>.lock: its session holds an exclusive flock on it for its
 //     whole life. The kernel drops that flock when the process dies,
 //     however it dies (SIGKILL included), so a lock file anyone can lock
@@ -56,9 +58,12 @@ type DirLedger struct {
 	self  *os.File // this session's lock, held until Close
 	state *os.File // this session's state
 	held  bool     // adm is locked by us
-	gen   uint64   // the join/leave count when peers was last read
-	peers map[string]*peer
-	buf   []byte
+	// stuck is set when Lock gave up, with the count of decisions then.
+	stuck   bool
+	stuckAt uint64
+	gen     uint64 // the join/leave count when peers was last read
+	peers   map[string]*peer
+	buf     []byte
 }
 
 // peer is another session as this one keeps it open between reads.
@@ -153,6 +158,15 @@ func (d *DirLedger) generation() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
+// decisions reads the count of decisions taken under the lock.
+func (d *DirLedger) decisions() uint64 {
+	var b [8]byte
+	if _, err := d.adm.ReadAt(b[:], 8); err != nil {
+		return 0 // nobody counted yet
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
 // bump counts a session joining or leaving; under the admission lock.
 func (d *DirLedger) bump() error {
 	var b [8]byte
@@ -168,8 +182,14 @@ func (d *DirLedger) bump() error {
 const LockWait = 200 * time.Millisecond
 
 // Lock takes the admission lock, waiting at most LockWait for another
-// session's decision.
+// session's decision. Once it has given up, it does not wait again while
+// no decision was taken since (the same session holds the lock still): a
+// stopped session would otherwise cost each decision of the others a
+// LockWait.
 func (d *DirLedger) Lock() error {
+	d.mu.Lock()
+	stuck := d.stuck && d.decisions() == d.stuckAt
+	d.mu.Unlock()
 	deadline := time.Now().Add(LockWait)
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 5*time.Millisecond) {
 		err := syscall.Flock(int(d.adm.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -179,7 +199,13 @@ func (d *DirLedger) Lock() error {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return fmt.Errorf("lock %s: %w", d.adm.Name(), err)
 		}
+		if stuck {
+			return fmt.Errorf("lock %s: another session still holds it (stopped?): deciding without the others", d.adm.Name())
+		}
 		if time.Now().After(deadline) {
+			d.mu.Lock()
+			d.stuck, d.stuckAt = true, d.decisions()
+			d.mu.Unlock()
 			return fmt.Errorf("lock %s: another session has held it for over %v (stopped?): deciding without the others", d.adm.Name(), LockWait)
 		}
 		// flock has no timeout and no signal to wait on: a short pause,
@@ -187,8 +213,15 @@ func (d *DirLedger) Lock() error {
 		time.Sleep(pause)
 	}
 	d.mu.Lock()
-	d.held = true
+	d.held, d.stuck = true, false
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], d.decisions()+1)
+	_, err := d.adm.WriteAt(b[:], 8)
 	d.mu.Unlock()
+	if err != nil {
+		_ = d.Unlock() // the count is lost; the lock must not be
+		return fmt.Errorf("count a decision in %s: %w", d.adm.Name(), err)
+	}
 	return nil
 }
 

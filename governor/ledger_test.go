@@ -83,9 +83,14 @@ func TestLedgerAcrossProcesses(t *testing.T) {
 	if st.Sessions != 2 || st.Buckets[0].Held != 15096 || st.Buckets[0].InFlight != 1 || st.Buckets[0].Waiting != 1 {
 		t.Fatalf("status %+v, want 2 sessions, the helper's 15096 held in flight, B waiting", st)
 	}
-	if states, err := governor.ReadLedger(dir); err != nil || len(states) != 2 {
-		t.Fatalf("ReadLedger: %d sessions, %v; want 2", len(states), err)
-	}
+	// B's decision publishes this session's state just after B is queued.
+	waitFor(t, "ReadLedger to show both sessions", func() bool {
+		states, err := governor.ReadLedger(dir)
+		if err != nil {
+			t.Fatalf("ReadLedger: %v", err)
+		}
+		return len(states) == 2
+	})
 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -432,7 +437,9 @@ func TestReadStatus(t *testing.T) {
 }
 
 // TestLedgerLockHeldTooLong: a session stopped with the admission lock in
-// hand does not stop the others: after LockWait they decide alone.
+// hand does not stop the others: after LockWait they decide alone, and
+// then try the lock once a decision, without waiting again, until they
+// get it back.
 func TestLedgerLockHeldTooLong(t *testing.T) {
 	dir := t.TempDir()
 	l, err := governor.OpenLedger(dir)
@@ -447,15 +454,46 @@ func TestLedgerLockHeldTooLong(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
-	err = l.Lock()
-	if err == nil || !strings.Contains(err.Error(), "deciding without the others") {
-		t.Errorf("Lock with the lock held elsewhere: %v, want it to give up", err)
+	for _, want := range []string{"has held it for over", "still holds it", "still holds it"} {
+		err = l.Lock()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "deciding without the others") {
+			t.Errorf("Lock with the lock held elsewhere: %v, want it to give up: %q", err, want)
+		}
 	}
 	f.Close() //nolint:errcheck // releases the lock
 	if err := l.Lock(); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	// Held elsewhere again: the first Lock waits its LockWait again.
+	f, err = os.OpenFile(filepath.Join(dir, "admission.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() //nolint:errcheck // releases the lock
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lock(); err == nil || !strings.Contains(err.Error(), "has held it for over") {
+		t.Errorf("Lock held elsewhere after the lock came back: %v, want it to wait LockWait", err)
+	}
+	// Another session's decision taken since: the lock moves, whoever
+	// holds it now is not the stopped one. Waiting is worth it again.
+	f.Close() //nolint:errcheck // releases the lock
+	other, err := governor.OpenLedger(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close() //nolint:errcheck // the temp dir goes anyway
+	if err := other.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lock(); err == nil || !strings.Contains(err.Error(), "has held it for over") {
+		t.Errorf("Lock held by a session that took it since: %v, want it to wait LockWait", err)
+	}
+	if err := other.Unlock(); err != nil {
 		t.Fatal(err)
 	}
 }

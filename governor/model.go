@@ -293,9 +293,17 @@ type load struct {
 	limit                        int
 }
 
-// loadOf sums the bucket's own load and the other sessions' at now; ahead
-// adds the holds of other sessions' queue heads waiting since before since
-// (they go first: no session overtakes another's older request).
+// stalledAfter is how old another session's state must be for its
+// waiting requests to be taken for stalled: a session with requests
+// waiting publishes at least at each poll of the ledger (DefaultPoll), so
+// one silent that long is stopped (Ctrl-Z, a debugger).
+const stalledAfter = 10 * time.Second
+
+// loadOf sums the bucket's own load and the other sessions' at now, and
+// the holds of other sessions' queue heads waiting since before since
+// (they go first: no session overtakes another's older request), unless
+// that session is stalled: its head would otherwise hold the others back
+// for as long as it is stopped.
 func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time) load {
 	cutoff := now.Add(-Window).UnixMilli()
 	l := load{held: b.held, inflight: b.inflight, used: sumSince(b.window, cutoff), starts: sumSince(b.starts, cutoff), limit: b.limit()}
@@ -312,7 +320,7 @@ func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time
 			if o.Learned > 0 && (l.limit == 0 || o.Learned < l.limit) {
 				l.limit = o.Learned
 			}
-			if o.Waiting > 0 && !since.IsZero() && o.HeadSince < since.UnixMilli() {
+			if o.Waiting > 0 && !since.IsZero() && o.HeadSince < since.UnixMilli() && now.Sub(st.Time) < stalledAfter {
 				l.held += o.HeadHold
 			}
 		}
@@ -428,9 +436,17 @@ func (m *Model) Cancel(t Ticket) {
 // Throttled records Bedrock's 429 for ticket t at now and releases its
 // hold. A 429 the model did not predict (the request was admitted as
 // fitting) cuts the bucket's limit to 0.7x what it was, or of the load
-// when that was lower, never below the request's own hold; requests
-// admitted before the last cut do not cut again (they were sent under the
-// old limit). It answers whether the request should be queued again: not
+// (all sessions', the request's own hold still in it) when that was lower,
+// never below the request's own hold. Not of the load admitted with the
+// request: a request admitted later may reach Bedrock first, so only what
+// was in flight when the 429 came back bounds what Bedrock took for too
+// much. One burst of 429s cuts once: a request admitted before the
+// bucket's last cut, by this session or another (others must be read
+// after the cuts the other sessions made, under the ledger's lock), does
+// not cut again, since it was sent under the old limit; nor does one
+// admitted in the same millisecond as the cut (the states keep
+// milliseconds, and a decision and a 429 of two sessions often fall
+// together). It answers whether the request should be queued again: not
 // when its retries are spent, nor for a probe, nor when it was alone in
 // flight (then the cap itself does not fit the quota and waiting cannot
 // help). A retry is known by its Request: the next Enqueue of a Request
@@ -445,7 +461,7 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	b := e.b
 	m.refresh(b, now)
 	l := m.loadOf(b, now, others, time.Time{})
-	if e.why == Fit && !e.at.Before(b.cut) {
+	if e.why == Fit && e.at.UnixMilli() > lastCut(b, others) {
 		base := l.held + l.used
 		if l.limit > 0 && l.limit < base {
 			base = l.limit
@@ -464,6 +480,23 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 	b.absorbed++
 	m.retries[e.req] = append(m.retries[e.req], retryMark{attempt: e.attempt + 1, since: e.since, at: now})
 	return true
+}
+
+// lastCut is when the bucket's limit was last cut, by this session or
+// another (Unix ms).
+func lastCut(b *bucket, others []State) int64 {
+	cut := b.cut.UnixMilli()
+	if b.cut.IsZero() {
+		cut = 0
+	}
+	for _, st := range others {
+		for i := range st.Buckets {
+			if o := &st.Buckets[i]; o.Bucket == b.key {
+				cut = max(cut, o.Cut)
+			}
+		}
+	}
+	return cut
 }
 
 // Settled is what a finished request counts against its bucket's window:

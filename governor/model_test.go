@@ -94,14 +94,17 @@ func run(t *testing.T, c governor.Config, steps []step) []string {
 	m := governor.NewModel(c)
 	var tickets []governor.Ticket
 	var got []string
+	var others []governor.State
 	for _, s := range steps {
 		now := at(s.at)
 		switch s.op {
+		case "other cut": // another session cuts the limit to n now
+			others = []governor.State{{PID: 2, Buckets: []governor.BucketState{{Bucket: sonnet, Learned: s.n, Cut: now.UnixMilli()}}}}
 		case "enqueue":
 			tickets = append(tickets, m.Enqueue(now, s.r))
 		case "admit":
 			out := ""
-			for _, a := range m.Admit(now, nil) {
+			for _, a := range m.Admit(now, others) {
 				for i, tk := range tickets {
 					if tk == a.Ticket {
 						out += " #" + itoa(i+1) + " " + a.Why.String()
@@ -112,7 +115,7 @@ func run(t *testing.T, c governor.Config, steps []step) []string {
 		case "start":
 			m.Started(tickets[s.n-1], s.in)
 		case "throttle":
-			if m.Throttled(now, tickets[s.n-1], nil) {
+			if m.Throttled(now, tickets[s.n-1], others) {
 				got = append(got, "retry")
 			} else {
 				got = append(got, "pass")
@@ -129,7 +132,7 @@ func run(t *testing.T, c governor.Config, steps []step) []string {
 				got = append(got, "wake: "+itoa(int(w.Sub(t0)/time.Second)))
 			}
 		case "limit":
-			st := governor.Summarize(now, []governor.State{m.Export(now, 1)})
+			st := governor.Summarize(now, append([]governor.State{m.Export(now, 1)}, others...))
 			got = append(got, "limit: "+itoa(st.Buckets[0].Limit)+" "+st.Buckets[0].Source)
 		default:
 			t.Fatalf("unknown op %q", s.op)
@@ -291,7 +294,7 @@ func TestLearning(t *testing.T) {
 				{op: "enqueue", r: req(45904, 4096)}, // 50000
 				{op: "enqueue", r: req(45904, 4096)},
 				{op: "admit"},
-				{at: 1, op: "throttle", n: 1},
+				{at: 1, op: "throttle", n: 2},
 				{at: 1, op: "limit"},
 				{at: 60, op: "limit"},
 				{at: 61, op: "limit"},
@@ -310,11 +313,28 @@ func TestLearning(t *testing.T) {
 				{op: "enqueue", r: req(25904, 4096)},
 				{op: "enqueue", r: req(25904, 4096)},
 				{op: "admit"},
-				{at: 1, op: "throttle", n: 1},
+				{at: 1, op: "throttle", n: 3},
 				{at: 1, op: "throttle", n: 2},
 				{at: 1, op: "limit"},
 			},
 			want: []string{"admit: #1 fit #2 fit #3 fit", "retry", "retry", "limit: 63000 learned"},
+		},
+		{
+			name: "nor do those of requests another session sent before its cut",
+			c:    governor.Config{Limits: tpm(100000)},
+			steps: []step{
+				{op: "enqueue", r: req(25904, 4096)}, // 30000
+				{op: "enqueue", r: req(25904, 4096)},
+				{op: "admit"},
+				{at: 1, op: "other cut", n: 63000},
+				{at: 1, op: "throttle", n: 2},
+				{at: 1, op: "limit"},
+				{at: 2, op: "enqueue", r: req(25904, 4096)},
+				{at: 2, op: "admit"},
+				{at: 3, op: "throttle", n: 3},
+				{at: 3, op: "limit"},
+			},
+			want: []string{"admit: #1 fit #2 fit", "retry", "limit: 63000 learned", "admit: #3 fit", "retry", "limit: 42000 learned"},
 		},
 		{
 			name: "the cut is of the load when the load was below the limit",
@@ -323,7 +343,7 @@ func TestLearning(t *testing.T) {
 				{op: "enqueue", r: req(15904, 4096)}, // 20000
 				{op: "enqueue", r: req(15904, 4096)},
 				{op: "admit"},
-				{at: 1, op: "throttle", n: 1},
+				{at: 1, op: "throttle", n: 2},
 				{at: 1, op: "limit"},
 			},
 			want: []string{"admit: #1 fit #2 fit", "retry", "limit: 28000 learned"},
@@ -383,17 +403,17 @@ func TestLearning(t *testing.T) {
 			name: "equal requests throttled together retry in turn, ahead of the queue",
 			c:    governor.Config{Limits: tpm(100000)},
 			steps: []step{
-				{op: "enqueue", r: req(15904, 4096)}, // #1 20000
-				{op: "enqueue", r: req(15904, 4096)}, // #2 the same
-				{op: "enqueue", r: req(0, 4096)},     // #3
+				{op: "enqueue", r: req(0, 4096)},     // #1
+				{op: "enqueue", r: req(15904, 4096)}, // #2 20000
+				{op: "enqueue", r: req(15904, 4096)}, // #3 the same
 				{op: "admit"},
-				{at: 1, op: "throttle", n: 1},               // the limit is cut to 30867
+				{at: 1, op: "throttle", n: 3},               // the limit is cut to 0.7 x 44096 = 30867
 				{at: 1, op: "throttle", n: 2},               // sent before the cut: no second cut
 				{at: 2, op: "enqueue", r: req(1, 4096)},     // #4: another request
-				{at: 2, op: "enqueue", r: req(15904, 4096)}, // #5: #1's retry
+				{at: 2, op: "enqueue", r: req(15904, 4096)}, // #5: #3's retry
 				{at: 2, op: "enqueue", r: req(15904, 4096)}, // #6: #2's retry
 				{at: 2, op: "admit"},
-				{at: 3, op: "done", n: 3, st: 500},
+				{at: 3, op: "done", n: 1, st: 500},
 				{at: 3, op: "done", n: 5, st: 500},
 				{at: 3, op: "admit"},
 			},
@@ -435,7 +455,7 @@ func TestLearning(t *testing.T) {
 				{op: "enqueue", r: req(95904, 4096)}, // 100000
 				{op: "enqueue", r: req(95904, 4096)},
 				{op: "admit"},
-				{at: 1, op: "throttle", n: 1},
+				{at: 1, op: "throttle", n: 2},
 				{at: 1, op: "limit"},
 				{at: 61, op: "limit"},
 				{at: 1 + 60*60, op: "limit"},
@@ -449,7 +469,7 @@ func TestLearning(t *testing.T) {
 				{op: "enqueue", r: req(45904, 4096)},
 				{op: "enqueue", r: req(45904, 4096)},
 				{op: "admit"},
-				{at: 1, op: "done", n: 1, st: 429},
+				{at: 1, op: "done", n: 2, st: 429},
 				{at: 1, op: "limit"},
 			},
 			want: []string{"admit: #1 fit #2 fit", "limit: 70000 learned"},
@@ -469,7 +489,12 @@ func TestLearning(t *testing.T) {
 func TestSharedBudget(t *testing.T) {
 	other := func(bs governor.BucketState) []governor.State {
 		bs.Bucket = sonnet
-		return []governor.State{{PID: 2, Buckets: []governor.BucketState{bs}}}
+		return []governor.State{{PID: 2, Time: at(0), Buckets: []governor.BucketState{bs}}}
+	}
+	stopped := func(bs governor.BucketState) []governor.State {
+		st := other(bs)
+		st[0].Time = at(-30)
+		return st
 	}
 	tests := []struct {
 		name   string
@@ -484,6 +509,8 @@ func TestSharedBudget(t *testing.T) {
 		{"another session's learned limit counts", 10000, other(governor.BucketState{Learned: 16000, Window: []governor.Tally{{At: at(-30).UnixMilli(), N: 5000}}}), nil},
 		{"an older waiting head of another session goes first", 10000, other(governor.BucketState{Waiting: 1, HeadHold: 10000, HeadSince: at(-1).UnixMilli()}), nil},
 		{"a younger one does not", 10000, other(governor.BucketState{Waiting: 1, HeadHold: 10000, HeadSince: at(1).UnixMilli()}), []governor.Why{governor.Fit}},
+		{"nor does one of a session stopped for long: its held tokens still count", 5000, stopped(governor.BucketState{Held: 5000, InFlight: 1, Waiting: 1, HeadHold: 10000, HeadSince: at(-31).UnixMilli()}), []governor.Why{governor.Fit}},
+		{"a stopped session's hold alone counts", 11000, stopped(governor.BucketState{Held: 5000, InFlight: 1, Waiting: 1, HeadHold: 1, HeadSince: at(-31).UnixMilli()}), nil},
 		{"bigger than the limit, with another session's request in flight: waits", 30000, other(governor.BucketState{InFlight: 1, Held: 1}), nil},
 		{"bigger than the limit, nothing in flight anywhere: alone", 30000, nil, []governor.Why{governor.Alone}},
 	}

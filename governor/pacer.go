@@ -2,6 +2,7 @@ package governor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"time"
@@ -57,6 +58,11 @@ type Options struct {
 // each Acquire until the model admits the request, waking waiters when
 // requests end and, with a timer, when the window frees room.
 type Governor struct {
+	// round serialises the decisions taken with the ledger; mu guards the
+	// rest and is never held while a decision waits for the ledger's lock
+	// or reads it, so that a session stopped with that lock in hand stalls
+	// no Status and no lease's end.
+	round   sync.Mutex
 	mu      sync.Mutex
 	o       Options
 	m       *Model
@@ -68,6 +74,9 @@ type Governor struct {
 }
 
 var _ Pacer = (*Governor)(nil)
+
+// ErrClosed is what Acquire answers once the Governor is closed.
+var ErrClosed = errors.New("governor: closed (the gateway is stopping)")
 
 // New returns a Governor.
 func New(o Options) *Governor {
@@ -88,71 +97,96 @@ func New(o Options) *Governor {
 }
 
 // Acquire queues r and blocks until it is admitted (a Lease, to be ended
-// with Done or Throttled) or ctx is done (ctx's error; the request leaves
-// the queue). A request that waits longer than MaxWait is admitted anyway.
+// with Done or Throttled), ctx is done (ctx's error; the request leaves
+// the queue) or the Governor is closed (ErrClosed). A request that waits
+// longer than MaxWait is admitted anyway.
 func (g *Governor) Acquire(ctx context.Context, r Request) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // the client is gone already: nothing to queue
 	}
 	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil, ErrClosed
+	}
 	start := g.o.Now()
 	t := g.m.Enqueue(start, r)
 	w := &waiter{admitted: make(chan struct{}), hold: HoldOf(r, r.Input)}
 	g.waiters[t] = w
-	g.pump()
 	g.mu.Unlock()
+	g.decide(false, nil)
 	select {
 	case <-w.admitted:
+		if w.err != nil {
+			return nil, w.err
+		}
 		return &lease{g: g, t: t, hold: w.hold, waited: max(g.o.Now().Sub(start), 0)}, nil
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	delete(g.waiters, t)
 	g.m.Cancel(t)
-	g.pump()
+	g.mu.Unlock()
+	g.decide(false, nil)
 	return nil, ctx.Err()
 }
 
-// pump admits what may go, wakes its waiters, publishes the state and sets
-// the timer for the next moment room may free. Called with g.mu held.
-func (g *Governor) pump() {
-	if g.closed {
-		return
+// decide takes one decision: it applies change, if any, admits what may
+// go, wakes its waiters, publishes the state and sets the timer for the
+// next moment room may free. With a ledger, when something waits or
+// fresh is set, all of that happens under the ledger's lock with the
+// other sessions' states read again: then two sessions cannot both take
+// the last room, nor both cut a limit for the same burst of 429s.
+func (g *Governor) decide(fresh bool, change func(now time.Time, others []State)) {
+	g.round.Lock()
+	defer g.round.Unlock()
+	g.mu.Lock()
+	read := g.o.Ledger != nil && !g.closed && (fresh || g.m.Waiting() > 0)
+	g.mu.Unlock()
+	var others []State
+	locked := false
+	if read {
+		// Unlocked (another session stopped with the lock in hand), it
+		// still reads the others: the decision is then only less sure.
+		// A state it cannot read is left out; the rest still counts.
+		locked = g.logErr(g.o.Ledger.Lock()) == nil
+		var err error
+		others, err = g.o.Ledger.Others()
+		g.logErr(err)
 	}
+	g.mu.Lock()
 	now := g.o.Now()
-	if g.m.Waiting() > 0 {
-		locked := false
-		if g.o.Ledger != nil {
-			// Unlocked (another session stopped with the lock in hand), it
-			// still reads the others: the decision is then only less sure.
-			// A state it cannot read is left out; the rest still counts.
-			locked = g.logErr(g.o.Ledger.Lock()) == nil
-			others, err := g.o.Ledger.Others()
-			g.logErr(err)
-			g.others = others
-		}
-		adm := g.m.Admit(now, g.others)
-		for _, a := range adm {
+	if read {
+		g.others = others
+	}
+	if change != nil {
+		change(now, g.others)
+	}
+	var st *State
+	// A request queued since read was decided is not admitted here,
+	// without the lock: its own Acquire decides next.
+	if !g.closed && (read || g.o.Ledger == nil) {
+		for _, a := range g.m.Admit(now, g.others) {
 			if w, ok := g.waiters[a.Ticket]; ok {
 				w.hold = a.Hold
 				close(w.admitted)
 				delete(g.waiters, a.Ticket)
 			}
 		}
-		g.publish(now)
-		if locked {
-			g.logErr(g.o.Ledger.Unlock())
-		}
-	} else {
-		g.publish(now)
 	}
-	g.schedule(now)
-}
-
-func (g *Governor) publish(now time.Time) {
-	if g.o.Ledger != nil {
-		g.logErr(g.o.Ledger.Publish(g.m.Export(now, os.Getpid())))
+	if !g.closed {
+		if g.o.Ledger != nil {
+			s := g.m.Export(now, os.Getpid())
+			st = &s
+		}
+		g.schedule(now)
+	}
+	g.mu.Unlock()
+	if st != nil {
+		g.logErr(g.o.Ledger.Publish(*st))
+	}
+	if locked {
+		g.logErr(g.o.Ledger.Unlock())
 	}
 }
 
@@ -164,7 +198,8 @@ func (g *Governor) logErr(err error) error {
 }
 
 // schedule keeps one timer, at the model's next wake (sooner, the poll,
-// when a ledger is shared), or none when nothing waits.
+// when a ledger is shared), or none when nothing waits. Called with g.mu
+// held.
 func (g *Governor) schedule(now time.Time) {
 	at, ok := g.m.Wake(now, g.others)
 	if ok && g.o.Ledger != nil && now.Add(g.o.Poll).Before(at) {
@@ -181,47 +216,57 @@ func (g *Governor) schedule(now time.Time) {
 	var tm Timer
 	tm = g.o.AfterFunc(at.Sub(now), func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.timer == tm {
+		mine := g.timer == tm
+		if mine {
 			g.timer = nil
-			g.pump()
+		}
+		g.mu.Unlock()
+		if mine {
+			g.decide(false, nil)
 		}
 	})
 	g.timer = tm
 }
 
-// Close stops the timer; requests still waiting are admitted at once (the
-// gateway is going away: Bedrock decides). It does not close the Ledger,
-// which the caller owns.
+// Close stops the timer and releases the requests still waiting: their
+// Acquire, and any later one, answers ErrClosed. Leases already admitted
+// still end as usual. Once Close has returned the Governor no longer
+// touches the Ledger, which the caller owns and may then close.
 func (g *Governor) Close() error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.timer != nil {
 		g.timer.Stop()
 		g.timer = nil
 	}
 	g.closed = true
 	for t, w := range g.waiters {
+		g.m.Cancel(t)
+		w.err = ErrClosed
 		close(w.admitted)
 		delete(g.waiters, t)
 	}
+	g.mu.Unlock()
+	// A decision under way may still publish: wait for it (a LockWait at
+	// most), after the waiters are released.
+	g.round.Lock()
+	g.round.Unlock() //nolint:staticcheck // an empty critical section: only to wait
 	return nil
 }
 
 // Status returns what this session and, through the ledger, the user's
-// other sessions know of their buckets.
+// other sessions know of their buckets. It does not wait for the ledger's
+// lock.
 func (g *Governor) Status() Status {
+	var others []State
+	if g.o.Ledger != nil {
+		var err error
+		others, err = g.o.Ledger.Others()
+		g.logErr(err)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.o.Now()
-	states := []State{g.m.Export(now, os.Getpid())}
-	if g.o.Ledger != nil {
-		others, err := g.o.Ledger.Others()
-		g.logErr(err)
-		g.others = others
-		states = append(states, g.others...)
-	}
-	return Summarize(now, states)
+	return Summarize(now, append([]State{g.m.Export(now, os.Getpid())}, others...))
 }
 
 // LargestCap returns the largest output cap with which one request of
@@ -235,8 +280,9 @@ func (g *Governor) LargestCap(b Bucket, input, burndown int) (capTokens int, ok 
 
 // waiter is an Acquire waiting for its admission.
 type waiter struct {
-	admitted chan struct{} // closed when admitted
+	admitted chan struct{} // closed when admitted, or released with err
 	hold     int           // set before admitted is closed
+	err      error         // ErrClosed when Close released it
 }
 
 // lease is an admitted request of a Governor.
@@ -256,24 +302,28 @@ func (l *lease) Held() int { return l.hold }
 func (l *lease) Started(input int) {
 	g := l.g
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.m.Started(l.t, input)
-	g.pump()
+	g.mu.Unlock()
+	g.decide(false, nil)
 }
 
+// Throttled decides with the other sessions' states read again: a cut
+// one of them made for the same burst of 429s must be seen.
 func (l *lease) Throttled() (retry bool) {
-	g := l.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	retry = g.m.Throttled(g.o.Now(), l.t, g.others)
-	g.pump()
+	l.g.decide(true, func(now time.Time, others []State) {
+		retry = l.g.m.Throttled(now, l.t, others)
+	})
 	return retry
 }
 
 func (l *lease) Done(u Usage, status int) {
 	g := l.g
+	if status == 429 { // taken as Throttled: the same fresh look
+		g.decide(true, func(now time.Time, others []State) { g.m.Done(now, l.t, u, status, others) })
+		return
+	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.m.Done(g.o.Now(), l.t, u, status, g.others)
-	g.pump()
+	g.mu.Unlock()
+	g.decide(false, nil)
 }

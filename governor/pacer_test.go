@@ -86,8 +86,13 @@ func (c *fakeClock) pending() int {
 
 func newClock() *fakeClock { return &fakeClock{now: t0} }
 
+// newGovernor returns a governor on clock c; limit 0 means no quota known.
 func newGovernor(c *fakeClock, limit int, l governor.Ledger) *governor.Governor {
-	return governor.New(governor.Options{Limits: tpm(limit), Now: c.Now, AfterFunc: c.AfterFunc, Ledger: l})
+	limits := tpm(limit)
+	if limit == 0 {
+		limits = nil
+	}
+	return governor.New(governor.Options{Limits: limits, Now: c.Now, AfterFunc: c.AfterFunc, Ledger: l})
 }
 
 // waitFor waits until cond holds: for another goroutine to reach a state
@@ -413,4 +418,145 @@ func TestGovernorConcurrent(t *testing.T) {
 	}
 	g.Close()
 	waitFor(t, "the governor's goroutines gone", func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// stuckLedger is a memLedger whose Lock, once stuck, waits until the test
+// lets it go: another session stopped with the admission lock in hand.
+type stuckLedger struct {
+	memLedger
+	mu      sync.Mutex
+	gate    chan struct{} // while not nil, Lock waits for it to close
+	locking chan struct{} // told when Lock starts waiting
+}
+
+func (l *stuckLedger) Lock() error {
+	l.mu.Lock()
+	gate := l.gate
+	l.mu.Unlock()
+	if gate != nil {
+		l.locking <- struct{}{}
+		<-gate
+	}
+	return l.memLedger.Lock()
+}
+
+// returns runs f in a goroutine and reports whether it returned before the
+// stuck lock was let go; the deadline only keeps a broken test from
+// hanging.
+func returns(f func()) bool {
+	done := make(chan struct{})
+	go func() { f(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(30 * time.Second):
+		return false
+	}
+}
+
+// TestGovernorLedgerStuck: while a decision waits for the ledger's lock,
+// status reads go on: a session stopped with the lock in hand must not
+// stall the rest of the process.
+func TestGovernorLedgerStuck(t *testing.T) {
+	c := newClock()
+	l := &stuckLedger{memLedger: memLedger{&hub{states: map[int]governor.State{}}, 1}, locking: make(chan struct{}, 1)}
+	g := newGovernor(c, 20000, l)
+	a := acquire(t, g, req(11000, 4096)) // 15096
+	l.mu.Lock()
+	l.gate = make(chan struct{})
+	l.mu.Unlock()
+	out := make(chan result, 1)
+	go func() {
+		b, err := g.Acquire(context.Background(), req(1000, 4096)) // 5096: waits
+		out <- result{"B", b, err}
+	}()
+	<-l.locking // B's decision waits for the lock
+	if !returns(func() { g.Status() }) {
+		t.Error("Status waited for the ledger's lock")
+	}
+	if !returns(func() { g.LargestCap(sonnet, 1000, 1) }) {
+		t.Error("LargestCap waited for the ledger's lock")
+	}
+	l.mu.Lock()
+	close(l.gate)
+	l.gate = nil
+	l.mu.Unlock()
+	a.Done(governor.Usage{}, 502)
+	b := <-out
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	b.lease.Done(governor.Usage{}, 502)
+}
+
+// TestGovernorClose: Close releases the requests still waiting with
+// ErrClosed, and refuses later ones; a lease admitted before still ends.
+func TestGovernorClose(t *testing.T) {
+	c := newClock()
+	h := &hub{states: map[int]governor.State{}}
+	g := newGovernor(c, 20000, memLedger{h, 1})
+	a := acquire(t, g, req(11000, 4096)) // 15096
+	out := make(chan result, 2)
+	start(t, context.Background(), g, "B", req(1000, 4096), out) // 5096: waits
+	start(t, context.Background(), g, "C", req(0, 4096), out)
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if r := <-out; !errors.Is(r.err, governor.ErrClosed) || r.lease != nil {
+			t.Errorf("%s: lease %v, err %v after Close; want ErrClosed", r.name, r.lease, r.err)
+		}
+	}
+	if l, err := g.Acquire(context.Background(), req(0, 4096)); !errors.Is(err, governor.ErrClosed) || l != nil {
+		t.Errorf("Acquire after Close: lease %v, err %v; want ErrClosed", l, err)
+	}
+	a.Done(governor.Usage{Input: 100}, 200)
+	if st := g.Status().Buckets[0]; st.Waiting != 0 || st.Held != 0 || st.InFlight != 0 || st.UsedLastMinute != 100 {
+		t.Errorf("status after Close and the end of the lease: %+v, want nothing waiting or held, 100 used", st)
+	}
+	if n := c.pending(); n != 0 {
+		t.Errorf("%d timers left", n)
+	}
+}
+
+// TestGovernorsThrottledTogether: two sessions' requests throttled in the
+// same burst. The first 429 cuts the limit to 0.7x of the load, both
+// sessions'; the other session's request, sent before that cut, cuts no
+// further.
+func TestGovernorsThrottledTogether(t *testing.T) {
+	c := newClock()
+	h := &hub{states: map[int]governor.State{}}
+	ga, gb := newGovernor(c, 0, memLedger{h, 1}), newGovernor(c, 0, memLedger{h, 2})
+	a1 := acquire(t, ga, req(25904, 4096)) // 30000
+	b1 := acquire(t, gb, req(25904, 4096)) // 60000 with a1
+	a2 := acquire(t, ga, req(25904, 4096)) // 90000
+	c.Advance(time.Second)
+	if !a2.Throttled() {
+		t.Error("a2's 429 passed on, want it queued again")
+	}
+	if !b1.Throttled() {
+		t.Error("b1's 429 passed on, want it queued again")
+	}
+	for _, g := range []*governor.Governor{ga, gb} {
+		if st := g.Status().Buckets[0]; st.Limit != 63000 || st.Source != governor.SourceLearned {
+			t.Errorf("limit %d (%s), want 63000 learned: one cut, of the 90000 in flight", st.Limit, st.Source)
+		}
+	}
+	a1.Done(governor.Usage{}, 502)
+}
+
+// TestGovernorThrottledNotAlone: a request admitted alone in flight, then
+// another session's beside it: its 429 is queued again, not passed on as
+// if the cap itself did not fit.
+func TestGovernorThrottledNotAlone(t *testing.T) {
+	c := newClock()
+	h := &hub{states: map[int]governor.State{}}
+	ga, gb := newGovernor(c, 0, memLedger{h, 1}), newGovernor(c, 0, memLedger{h, 2})
+	a := acquire(t, ga, req(25904, 4096))
+	b := acquire(t, gb, req(25904, 4096))
+	c.Advance(time.Second)
+	if !a.Throttled() {
+		t.Error("a's 429 passed on as if alone in flight; b is in flight beside it")
+	}
+	b.Done(governor.Usage{}, 502)
 }

@@ -23,8 +23,10 @@ type BucketState struct {
 	// Limits are the bucket's quotas as the session was given them.
 	Limits Limits `json:"limits"`
 	// Learned is the limit the session learned from 429s, 0 when none is
-	// in effect.
-	Learned int `json:"learned,omitempty"`
+	// in effect; Cut when it last cut it (Unix ms): the 429s of requests
+	// sent before then, in any session, do not cut again.
+	Learned int   `json:"learned,omitempty"`
+	Cut     int64 `json:"cut,omitempty"`
 	// Held is the tokens its requests in flight hold; InFlight their number.
 	Held     int `json:"held"`
 	InFlight int `json:"in_flight"`
@@ -95,6 +97,9 @@ func (m *Model) Export(now time.Time, pid int) State {
 			Held: b.held, InFlight: b.inflight, Waiting: len(b.queue),
 			Window: slices.Clone(b.window), Starts: slices.Clone(b.starts), Day: b.day,
 			Absorbed: b.absorbed, Passed: b.passed,
+		}
+		if !b.cut.IsZero() {
+			bs.Cut = b.cut.UnixMilli()
 		}
 		if len(b.queue) > 0 {
 			bs.HeadHold, bs.HeadSince = b.queue[0].hold, b.queue[0].since.UnixMilli()
