@@ -509,7 +509,9 @@ func Settled(u Usage, bd int) int {
 // second Done, or one after Throttled or Cancel, changes nothing. A usage
 // with no tokens at all (the answer never said) settles to the input known
 // when the request succeeded, to nothing when it failed. status 429 is
-// taken as Throttled with no retry: the 429 went on to claude.
+// taken as Throttled with no retry (the 429 went on to claude), and what
+// the answer had used still settles (a throttlingException that ended a
+// stream after it started).
 func (m *Model) Done(now time.Time, t Ticket, u Usage, status int, others []State) {
 	now = m.at(now)
 	e := m.entries[t]
@@ -519,6 +521,9 @@ func (m *Model) Done(now time.Time, t Ticket, u Usage, status int, others []Stat
 	if status == 429 {
 		e.attempt = Retries
 		m.Throttled(now, t, others)
+		if n := Settled(u, e.req.Burndown); n > 0 {
+			e.b.window = tally(e.b.window, now.UnixMilli(), n)
+		}
 		return
 	}
 	if u == (Usage{}) && status/100 == 2 {

@@ -619,3 +619,19 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("JSON round trip (-want +got)\n%s", diff)
 	}
 }
+
+// A 429 reported with usage (a stream that a throttlingException ended
+// after it started) cuts the limit as a 429 does and settles the usage.
+func TestDoneThrottledSettlesItsUsage(t *testing.T) {
+	m := governor.NewModel(governor.Config{Limits: tpm(100000)})
+	tk := m.Enqueue(at(0), req(1000, 4096))
+	m.Admit(at(0), nil)
+	m.Done(at(1), tk, governor.Usage{Input: 1000, Output: 10}, 429, nil)
+	b := m.Export(at(2), 1).Buckets[0]
+	if b.Learned == 0 || b.Passed != 1 {
+		t.Errorf("bucket %+v: want a learned limit and one 429 passed on", b)
+	}
+	if len(b.Window) != 1 || b.Window[0].N != 1010 {
+		t.Errorf("window = %v, want one spend of 1010", b.Window)
+	}
+}

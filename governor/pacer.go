@@ -102,7 +102,13 @@ func New(o Options) *Governor {
 // longer than MaxWait is admitted anyway.
 func (g *Governor) Acquire(ctx context.Context, r Request) (Lease, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err // the client is gone already: nothing to queue
+		// The client is gone already: nothing to queue, but the place a
+		// Throttled retry kept for r goes too, or a later request equal
+		// to r would take it.
+		g.mu.Lock()
+		g.m.Cancel(g.m.Enqueue(g.o.Now(), r))
+		g.mu.Unlock()
+		return nil, err
 	}
 	g.mu.Lock()
 	if g.closed {

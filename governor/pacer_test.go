@@ -560,3 +560,27 @@ func TestGovernorThrottledNotAlone(t *testing.T) {
 	}
 	b.Done(governor.Usage{}, 502)
 }
+
+// A retry whose client is gone before it is queued again leaves no place
+// behind: an equal request later waits its turn behind the queue.
+func TestGovernorRetryPlaceGoesWithItsClient(t *testing.T) {
+	c := newClock()
+	g := newGovernor(c, 10000, nil)
+	a := acquire(t, g, req(0, 4096))
+	other := acquire(t, g, req(1, 4096))
+	if !a.Throttled() { // cuts the limit to 0.7 x 8193: one at a time
+		t.Fatal("no retry")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Acquire(ctx, req(0, 4096)); err == nil {
+		t.Fatal("admitted with a cancelled context")
+	}
+	out := make(chan result, 2)
+	start(t, context.Background(), g, "queued first", req(2, 4096), out)
+	start(t, context.Background(), g, "the same as the throttled one", req(0, 4096), out)
+	other.Done(governor.Usage{}, 200)
+	if r := <-out; r.name != "queued first" {
+		t.Errorf("%s went first", r.name)
+	}
+}
