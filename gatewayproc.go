@@ -25,9 +25,6 @@ const (
 	// warm by then, while a claude that exits at once (a failed start, the
 	// launch benchmark's) never costs a gateway.
 	firstStartDelay = 100 * time.Millisecond
-	// commandStartDelay is the same for claude's subcommands (--version,
-	// mcp list, …), which rarely talk to Bedrock at all.
-	commandStartDelay = 2 * time.Second
 	// quickDeath: a gateway that exits sooner than this after its start
 	// counts as failing to start.
 	quickDeath = 5 * time.Second
@@ -50,10 +47,9 @@ const (
 // socket when it dies, stopped when claude has exited.
 type gateway struct {
 	path   string
-	env    []string
+	env    []string // the launcher's environment; the gateway's is gatewayEnv(env)
 	spec   *gatewayspec.Spec
 	url    string
-	delay  time.Duration // from claude's start to the gateway's
 	log    *log.Logger
 	lfd    int // the listening socket's descriptor, handed to each gateway as fd 3
 	timer  *time.Timer
@@ -77,20 +73,22 @@ type gateway struct {
 
 // newGateway binds the session's listening socket on 127.0.0.1 and
 // prepares the descriptors; start starts the supervision.
-func newGateway(path string, env []string, spec *gatewayspec.Spec, delay time.Duration, logger *log.Logger) (*gateway, error) {
+func newGateway(path string, env []string, spec *gatewayspec.Spec, logger *log.Logger) (*gateway, error) {
 	lfd, port, err := listenLoopback()
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on 127.0.0.1: %w", err)
 	}
-	return &gateway{path: path, env: env, spec: spec, delay: delay, log: logger, lfd: lfd,
+	return &gateway{path: path, env: env, spec: spec, log: logger, lfd: lfd,
 		url: "http://127.0.0.1:" + strconv.Itoa(port), stopCh: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
-// pipes makes the lifeline and the pipe of the gateway's output, at its
-// first start: a claude that never needs a gateway never pays for them.
+// pipes makes the lifeline and the pipe of the gateway's output, and the
+// gateway's environment, at its first start: a claude that never needs a
+// gateway never pays for them.
 func (g *gateway) pipes() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.env = gatewayEnv(g.env)
 	var err error
 	if g.lifeR, g.lifeW, err = blockingPipe(); err == nil {
 		g.errR, g.errW, err = blockingPipe()
@@ -122,13 +120,7 @@ func blockingPipe() (r, w *os.File, err error) {
 // uses the system calls directly: the net package is not linked into the
 // launcher, whose start it would slow down.
 func listenLoopback() (fd, port int, err error) {
-	syscall.ForkLock.RLock()
-	fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fd)
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
+	if fd, err = socketCloseOnExec(); err != nil {
 		return -1, 0, err
 	}
 	if err = syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err == nil {
@@ -145,10 +137,10 @@ func listenLoopback() (fd, port int, err error) {
 	return fd, sa.(*syscall.SockaddrInet4).Port, nil
 }
 
-// start begins supervising: the gateway process starts after g.delay. A
-// runtime timer, not a goroutine waiting: a claude that ends sooner costs
-// nothing more.
-func (g *gateway) start() { g.timer = time.AfterFunc(g.delay, g.supervise) }
+// start begins supervising: the gateway process starts after
+// firstStartDelay. A runtime timer, not a goroutine waiting: a claude that
+// ends sooner costs nothing more.
+func (g *gateway) start() { g.timer = time.AfterFunc(firstStartDelay, g.supervise) }
 
 func (g *gateway) supervise() {
 	defer close(g.done)
@@ -215,16 +207,27 @@ func (g *gateway) runOnce() error {
 		_ = syscall.Kill(-pid, syscall.SIGTERM) // stop came while it started
 	}
 	g.mu.Unlock()
-	waitExited(pid) // it stays a zombie, its pid reserved, until reaped below
-	g.mu.Lock()
-	g.pid = 0
-	g.mu.Unlock()
+	forget := func() {
+		g.mu.Lock()
+		g.pid = 0
+		g.mu.Unlock()
+	}
+	// Where it can, wait for the end without reaping: the process stays a
+	// zombie, its pid reserved, so a signal sent to it meanwhile reaches
+	// nothing else. Elsewhere stop still signals it while Wait4 waits.
+	reserved := waitExited(pid)
+	if reserved {
+		forget()
+	}
 	var ws syscall.WaitStatus
 	for {
 		_, err = syscall.Wait4(pid, &ws, 0, nil)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
+	}
+	if !reserved {
+		forget()
 	}
 	switch {
 	case err != nil:
@@ -309,13 +312,19 @@ func (g *gateway) closeListener() {
 }
 
 // stop ends the gateway after claude has exited: SIGTERM to its process
-// group, a bounded wait, then SIGKILL; then it closes the launcher's
-// descriptors and removes the status snapshot.
+// group and EOF on its lifeline (either ends it; the lifeline on every
+// system, even while the supervisor does not know its pid), a bounded wait,
+// then SIGKILL; then it closes the launcher's descriptors and removes the
+// status snapshot.
 func (g *gateway) stop() {
 	g.mu.Lock()
 	g.stopping = true
 	if g.pid > 0 {
 		_ = syscall.Kill(-g.pid, syscall.SIGTERM) // best effort: it may have just ended
+	}
+	if g.lifeW != nil {
+		_ = g.lifeW.Close() // never written to: nothing to lose
+		g.lifeW = nil
 	}
 	g.mu.Unlock()
 	close(g.stopCh)

@@ -39,15 +39,16 @@ import (
 
 // gwEvent is one line of the fake gateway's log.
 type gwEvent struct {
-	Event    string `json:"event"` // "start" or "request"
-	PID      int    `json:"pid"`
-	Port     int    `json:"port"`
-	TokenSHA string `json:"token_sha"` // sha256 of the Spec's token
-	Session  string `json:"session"`
-	Upstream gatewayspec.Upstream
-	Profile  string `json:"profile"`
-	Args     []string
-	Env      []string `json:"env"`
+	Event      string `json:"event"` // "start" or "request"
+	PID        int    `json:"pid"`
+	Port       int    `json:"port"`
+	TokenSHA   string `json:"token_sha"` // sha256 of the Spec's token
+	Session    string `json:"session"`
+	RuntimeDir string `json:"runtime_dir"`
+	Upstream   gatewayspec.Upstream
+	Profile    string `json:"profile"`
+	Args       []string
+	Env        []string `json:"env"`
 	// A request:
 	Method, Path string
 	AuthOK       bool   `json:"auth_ok"`
@@ -106,7 +107,10 @@ func fakeGateway() int {
 		go func() { <-term; os.Exit(0) }()
 	}
 	if mode != "no-lifeline" {
-		gatewayspec.WatchLifeline(life, func() { os.Exit(0) })
+		gatewayspec.WatchLifeline(life, func() {
+			note(gwEvent{Event: "lifeline", PID: os.Getpid()})
+			os.Exit(0)
+		})
 	}
 	up, err := url.Parse(spec.Upstream.BaseURL)
 	if err != nil || spec.Upstream.BaseURL == "" {
@@ -118,7 +122,7 @@ func fakeGateway() int {
 		r.Out.Header.Del("Authorization") // the fake Bedrock takes none (the user's CLAUDE_CODE_SKIP_BEDROCK_AUTH)
 	}, FlushInterval: -1}
 	note(gwEvent{Event: "start", PID: os.Getpid(), Port: ln.Addr().(*net.TCPAddr).Port, TokenSHA: sha(spec.Token),
-		Session: spec.SessionID, Upstream: spec.Upstream, Profile: spec.Profile, Args: os.Args, Env: os.Environ()})
+		Session: spec.SessionID, RuntimeDir: spec.RuntimeDir, Upstream: spec.Upstream, Profile: spec.Profile, Args: os.Args, Env: os.Environ()})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead && r.URL.Path == "/" {
 			return
@@ -574,8 +578,9 @@ func TestGovernorEnvironment(t *testing.T) {
 func TestGovernorSpecUpstream(t *testing.T) {
 	fake := fakebedrock.New(t)
 	bin, gwLog := governedLauncher(t)
+	runtime := t.TempDir()
 	env := testEnv(t, "sleep", "FAKE_SLEEP=10s", "FAKE_GATEWAY_LOG="+gwLog, "AWS_BEARER_TOKEN_BEDROCK=user-key",
-		"ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:2/from-env", "AWS_ENDPOINT_URL_BEDROCK=http://127.0.0.1:3")
+		"ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:2/from-env", "AWS_ENDPOINT_URL_BEDROCK=http://127.0.0.1:3", "XDG_RUNTIME_DIR="+runtime)
 	writeFile(t, filepath.Join(homeOf(env), ".claude/settings.json"), `{"env":{"CLAUDE_CODE_SKIP_BEDROCK_AUTH":"1","ANTHROPIC_BEDROCK_BASE_URL":"`+fake.URL()+`"},"awsCredentialExport":"print-creds"}`)
 	cmd := exec.Command(bin, "+light", "-p", "hi")
 	cmd.Env = env
@@ -588,6 +593,9 @@ func TestGovernorSpecUpstream(t *testing.T) {
 	want := gatewayspec.Upstream{BearerToken: "user-key", BaseURL: fake.URL(), SkipAuth: "1"}
 	if gw.Upstream != want || gw.Profile != "light" {
 		t.Errorf("Spec: upstream %+v profile %q; want %+v, light", gw.Upstream, gw.Profile, want)
+	}
+	if want := filepath.Join(runtime, "claude-bedrock"); gw.RuntimeDir != want {
+		t.Errorf("Spec: runtime folder %q, want %q (where +status and +statusline look: TestOneRuntimeFolder)", gw.RuntimeDir, want)
 	}
 	if len(gw.Args) != 2 || gw.Args[1] != "+gateway" {
 		t.Errorf("gateway arguments %q", gw.Args)
@@ -697,6 +705,57 @@ func TestGatewayGivesUp(t *testing.T) {
 	}
 	if n := len(gatewayEvents(t, gwLog)); n != maxQuickDeaths {
 		t.Errorf("%d starts, want %d", n, maxQuickDeaths)
+	}
+}
+
+// TestGatewayStopsThroughItsLifeline: when claude has exited, the launcher
+// closes the gateway's lifeline at once, beside SIGTERM: a gateway that
+// SIGTERM does not reach (it ignores it here; on systems without waitid's
+// WNOWAIT the supervisor does not signal a pid it may have reaped) ends
+// then, not after the launcher's grace period and SIGKILL.
+func TestGatewayStopsThroughItsLifeline(t *testing.T) {
+	bin, gwLog := governedLauncher(t)
+	env := testEnv(t, "sleep", "FAKE_SLEEP=60s", "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=no-term", "ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:1")
+	cmd := exec.Command(bin, "-p", "hi")
+	cmd.Env = env
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	gw := starts(waitEvents(t, gwLog, "start", func(evs []gwEvent) bool { return len(starts(evs)) > 0 }))[0]
+	_ = cmd.Process.Signal(syscall.SIGTERM) // claude gets it, and dies of it
+	if code := waitCmd(t, cmd, 30*time.Second); code != 143 || stderr.String() != "" {
+		t.Errorf("exit %d, stderr %q; want 143 (claude's) and nothing", code, stderr.String())
+	}
+	ended := false
+	for _, e := range gatewayEvents(t, gwLog) {
+		ended = ended || e.Event == "lifeline" && e.PID == gw.PID
+	}
+	if !ended {
+		t.Errorf("the gateway did not see its lifeline end while the launcher waited for it: %+v", gatewayEvents(t, gwLog))
+	}
+	waitGone(t, gw.PID, "the gateway")
+}
+
+// TestGovernorOffForSubcommands: claude --version, --help, mcp list start
+// no session: no governor, and nothing of the launch spent on one (not even
+// reading the settings files that could turn it off).
+func TestGovernorOffForSubcommands(t *testing.T) {
+	governed, _ := governedLauncher(t)
+	for _, args := range [][]string{{"--version"}, {"--help"}, {"mcp", "list"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			env := testEnv(t, "report", "CLAUDE_BEDROCK_DEBUG=1", "ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:2/user")
+			writeFile(t, filepath.Join(homeOf(env), ".claude/settings.json"), `{"env":{"AWS_BEARER_TOKEN_BEDROCK":"theirs"}}`)
+			r, stderr, code := govRun(t, governed, env, args...)
+			if code != 0 || !strings.Contains(stderr, "claude-bedrock: governor off: not a session\n") || strings.Contains(stderr, "settings.json") {
+				t.Errorf("exit %d, stderr:\n%s\nwant 0, the governor off as no session, and no settings file read", code, stderr)
+			}
+			if r.Env[keyBaseURL] != "http://127.0.0.1:2/user" || r.Env[envGateway] != "" || r.Env[envSession] != "" {
+				t.Errorf("claude's environment has the governor's: %v", r.Env)
+			}
+		})
 	}
 }
 
