@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
 // Supervision of the gateway process (the protocol is in package
@@ -293,13 +296,106 @@ func (g *gateway) isStopping() bool {
 	return g.stopping
 }
 
-// giveUp closes the socket: with no gateway left, claude's requests are
-// refused at once instead of waiting in the backlog.
+// giveUp stops restarting the gateway, and answers claude's requests
+// itself until stop.
 func (g *gateway) giveUp(why string) {
 	g.mu.Lock()
 	g.gaveUp = why
-	g.closeListener()
 	g.mu.Unlock()
+	g.answerAll()
+}
+
+// answerAll answers, once the launcher has given up on the gateway, every
+// request claude sends to the session's socket with one error that names
+// why and what to do, until stop: claude shows it at once
+// ("API Error: 400 claude-bedrock: …", measured with Claude Code 2.1.328:
+// a 400 is not retried), where a closed port would have shown "Connection
+// refused" and the reason only after claude exited. It takes no more of
+// the launch than the socket it already holds.
+func (g *gateway) answerAll() {
+	if err := syscall.SetNonblock(g.lfd, true); err != nil { // no gateway shares it any more
+		g.log.Printf("answering claude's requests: %v", err)
+		return
+	}
+	for !g.isStopping() {
+		// A bounded wait, so that stop is noticed: stop closes the socket
+		// only after this returns.
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(g.lfd), Events: unix.POLLIN}}, 100)
+		if n <= 0 || err != nil {
+			continue // the wait ran out, or a signal came
+		}
+		syscall.ForkLock.RLock() // claude may be started again meanwhile: it must not hold the connection
+		fd, _, err := syscall.Accept(g.lfd)
+		if err == nil {
+			syscall.CloseOnExec(fd)
+		}
+		syscall.ForkLock.RUnlock()
+		if err != nil {
+			continue // the connection went away meanwhile
+		}
+		if err := syscall.SetNonblock(fd, false); err != nil { // it inherits the socket's O_NONBLOCK on BSD and macOS
+			_ = syscall.Close(fd) // unused
+			continue
+		}
+		go g.answer(fd)
+	}
+}
+
+// answerTimeout bounds each read and write of an answer.
+const answerTimeout = 5 * time.Second
+
+// answer reads one request's head from connection fd, writes the error
+// (the head alone for HEAD), and closes the connection once claude has
+// sent the rest: closing with a body unread would reset the connection and
+// lose the answer.
+func (g *gateway) answer(fd int) {
+	defer syscall.Close(fd) // nothing buffered: the answer went out in one write
+	tv := syscall.NsecToTimeval(answerTimeout.Nanoseconds())
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv) // without them the reads wait longer, that is all
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
+	var head []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(head, []byte("\r\n\r\n")) && len(head) < 64<<10 {
+		n, err := syscall.Read(fd, buf)
+		if n <= 0 || err != nil {
+			return
+		}
+		head = append(head, buf[:n]...)
+	}
+	resp := g.refusal(bytes.HasPrefix(head, []byte("HEAD ")))
+	for len(resp) > 0 {
+		n, err := syscall.Write(fd, resp)
+		if n <= 0 || err != nil {
+			return
+		}
+		resp = resp[n:]
+	}
+	_ = syscall.Shutdown(fd, syscall.SHUT_WR) // the answer is complete: claude reads it to the end
+	for {
+		if n, err := syscall.Read(fd, buf); n <= 0 || err != nil {
+			return // claude closed its end, or went quiet
+		}
+	}
+}
+
+// refusal is the HTTP answer to every request once the launcher has given
+// up on the gateway: a Bedrock-style ValidationException whose message
+// says why and what to do.
+func (g *gateway) refusal(headOnly bool) []byte {
+	g.mu.Lock()
+	msg := "claude-bedrock: the governor's gateway could not start"
+	if e := g.firstError(); e != "" {
+		msg += " (" + e + ")"
+	}
+	g.mu.Unlock()
+	msg += "; run claude-bedrock +doctor, or set governor = false in profile " + g.spec.Profile + " to go to Bedrock directly, then start claude again"
+	body := `{"message":` + profiles.JSONString(msg) + "}"
+	out := "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nx-amzn-ErrorType: ValidationException\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
+	if !headOnly {
+		out += body
+	}
+	return []byte(out)
 }
 
 // closeListener closes the launcher's socket; nobody else holds it once the
@@ -385,7 +481,7 @@ func (g *gateway) report(profile string) string {
 		}
 		return ""
 	}
-	line := "governor: " + g.gaveUp + ", so claude's requests were refused after that"
+	line := "governor: " + g.gaveUp + ", so claude's requests were answered with an error after that"
 	if e := g.firstError(); e != "" {
 		line += "; its first error: " + e
 	}

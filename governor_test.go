@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -666,9 +667,10 @@ func TestGatewayRestartsOnTheSamePort(t *testing.T) {
 }
 
 // TestGatewayGivesUp: a gateway that cannot start is tried a few times,
-// then the launcher gives up: it closes the socket, so that claude's
-// requests are refused at once, says so once after claude exits, and the
-// exit code stays claude's.
+// then the launcher gives up: it answers claude's requests itself with an
+// error that names why and the way out (Claude Code shows a 400's message
+// at once), says so once more after claude exits, and the exit code stays
+// claude's.
 func TestGatewayGivesUp(t *testing.T) {
 	bin, gwLog := governedLauncher(t)
 	env := testEnv(t, "sleep", "FAKE_SLEEP=60s", "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
@@ -686,25 +688,70 @@ func TestGatewayGivesUp(t *testing.T) {
 		claude = c // the gateway is gone: the one child is claude
 	}
 	url := procEnv(t, claude)[keyBaseURL]
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-		if err != nil {
-			break // refused: the launcher closed the socket
+	wantMsg := "claude-bedrock: the governor's gateway could not start (boom: no credentials); run claude-bedrock +doctor, or set governor = false in profile code to go to Bedrock directly, then start claude again"
+	body := `{"message":"x"}`
+	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPost} { // a HEAD between: the next answer is whole
+		var rb io.Reader = strings.NewReader(body)
+		if method == http.MethodHead {
+			rb = nil
 		}
-		_ = c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still accepts connections after the gateway failed %d times", url, maxQuickDeaths)
+		req, err := http.NewRequest(method, url+"/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s after the gateway failed %d times: %v", method, maxQuickDeaths, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		var got struct{ Message string }
+		if method == http.MethodPost {
+			err = errors.Join(err, json.Unmarshal(b, &got))
+		}
+		if err != nil || resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Amzn-Errortype") != "ValidationException" ||
+			method == http.MethodPost && got.Message != wantMsg || method == http.MethodHead && len(b) != 0 {
+			t.Errorf("%s: %d %v %q, %v; want 400, a ValidationException and the message %q", method, resp.StatusCode, resp.Header, b, err, wantMsg)
 		}
 	}
 	stillEmpty := stderr.String()
 	_ = cmd.Process.Signal(syscall.SIGTERM) // claude gets it, and dies of it
 	code := waitCmd(t, cmd, 30*time.Second)
-	want := "claude-bedrock: governor: the gateway (" + filepath.Join(filepath.Dir(bin), doctorName) + " +gateway) ended 4 times within seconds of starting, so claude's requests were refused after that; its first error: boom: no credentials; run claude-bedrock +doctor, or set governor = false in profile code\n"
+	want := "claude-bedrock: governor: the gateway (" + filepath.Join(filepath.Dir(bin), doctorName) + " +gateway) ended 4 times within seconds of starting, so claude's requests were answered with an error after that; its first error: boom: no credentials; run claude-bedrock +doctor, or set governor = false in profile code\n"
 	if code != 143 || stderr.String() != want || stillEmpty != "" {
 		t.Errorf("exit %d, stderr while claude ran %q, after:\n%q\nwant 143 and\n%q", code, stillEmpty, stderr.String(), want)
 	}
 	if n := len(gatewayEvents(t, gwLog)); n != maxQuickDeaths {
 		t.Errorf("%d starts, want %d", n, maxQuickDeaths)
+	}
+	if c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://")); err == nil {
+		_ = c.Close()
+		t.Errorf("%s still accepts connections after the launcher exited", url)
+	}
+}
+
+// TestGatewayGivesUpRealClaudeShowsWhy: with a gateway that cannot start,
+// the real Claude Code shows the launcher's answer, cause and fix, and
+// exits, instead of a connection error whose reason comes only after.
+func TestGatewayGivesUpRealClaudeShowsWhy(t *testing.T) {
+	w := newCleanWorld(t)
+	bin, gwLog := governedLauncher(t)
+	env := append(w.env, "TMPDIR="+t.TempDir(), "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
+	cmd := exec.Command(bin, "-p", "hi")
+	cmd.Env, cmd.Dir = env, w.dir
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // after Wait: nothing
+	code := waitCmd(t, cmd, 120*time.Second)
+	want := "API Error: 400 claude-bedrock: the governor's gateway could not start (boom: no credentials); run claude-bedrock +doctor, or set governor = false in profile "
+	if code != 1 || !strings.Contains(stdout.String()+stderr.String(), want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout.String(), stderr.String(), want)
+	}
+	if n := len(w.fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached Bedrock", n)
 	}
 }
 
