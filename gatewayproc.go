@@ -36,8 +36,9 @@ const (
 	// restarted at once.
 	restartDelay = 100 * time.Millisecond
 	// maxQuickDeaths: after this many quick deaths in a row the launcher
-	// gives up and closes the socket, so claude's requests fail at once
-	// instead of waiting for a gateway that will not come.
+	// gives up and answers claude's requests itself with an error that
+	// says why (answerAll), instead of leaving them to wait for a gateway
+	// that will not come.
 	maxQuickDeaths = 4
 	// stopGrace is how long the gateway has to end after SIGTERM.
 	stopGrace = 2 * time.Second
