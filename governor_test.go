@@ -666,6 +666,20 @@ func TestGatewayRestartsOnTheSamePort(t *testing.T) {
 	waitGone(t, second.PID, "the restarted gateway")
 }
 
+// sleepingClaude is the pid of the fake claude in "sleep" mode, which it
+// notes in its report file.
+func sleepingClaude(t *testing.T, env []string) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(homeOf(env), "report.json")) // not there yet: try again
+		if pid, err := strconv.Atoi(string(b)); err == nil {
+			return pid
+		}
+	}
+	t.Fatal("the fake claude did not note its pid within 10s")
+	return 0
+}
+
 // TestGatewayGivesUp: a gateway that cannot start is tried a few times,
 // then the launcher gives up: it answers claude's requests itself with an
 // error that names why and the way out (Claude Code shows a 400's message
@@ -683,11 +697,7 @@ func TestGatewayGivesUp(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill() }()
 	waitEvents(t, gwLog, "4 failed starts", func(evs []gwEvent) bool { return len(evs) >= maxQuickDeaths })
-	var claude int
-	for _, c := range children(t, cmd.Process.Pid) {
-		claude = c // the gateway is gone: the one child is claude
-	}
-	url := procEnv(t, claude)[keyBaseURL]
+	url := procEnv(t, sleepingClaude(t, env))[keyBaseURL]
 	wantMsg := "claude-bedrock: the governor's gateway could not start (boom: no credentials); run claude-bedrock +doctor, or set governor = false in profile code to go to Bedrock directly, then start claude again"
 	body := `{"message":"x"}`
 	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPost} { // a HEAD between: the next answer is whole
@@ -819,11 +829,7 @@ func TestGatewayEndsWithTheLauncher(t *testing.T) {
 				t.Fatal(err)
 			}
 			gw := starts(waitEvents(t, gwLog, "start", func(evs []gwEvent) bool { return len(starts(evs)) > 0 }))[0]
-			claude := 0
-			for deadline := time.Now().Add(10 * time.Second); claude == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-				b, _ := os.ReadFile(filepath.Join(homeOf(env), "report.json"))
-				claude, _ = strconv.Atoi(string(b))
-			}
+			claude := sleepingClaude(t, env)
 			t.Cleanup(func() { _ = syscall.Kill(claude, syscall.SIGKILL) }) // orphaned with the launcher
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
