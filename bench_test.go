@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,8 +121,8 @@ func benchEnv(b *testing.B, extra ...string) []string {
 
 // BenchmarkLaunch measures a whole run of `claude -p x` whose claude exits
 // at once, on pipes (the non-PTY path) and in a PTY that the benchmark
-// reads, three ways in turn within each iteration, so that a change in the
-// load of a shared machine weighs on all three alike:
+// reads, three ways within each iteration, in an order of its own, so that
+// a change in the load of a shared machine weighs on all three alike:
 //
 //   - direct: claude started directly;
 //   - floor: through internal/benchfloor, a Go program that only forks,
@@ -130,7 +131,17 @@ func benchEnv(b *testing.B, extra ...string) []string {
 //
 // It reports the median of each, in ms, and overhead-ms (launcher less
 // direct: the issue's figure) and own-ms (launcher less floor: the
-// launcher's own work). ns/op is the three runs together.
+// launcher's own work), and own-CPU-ms, the same in CPU time (user and
+// system, the launcher's and the claude it reaped, as wait4 counts it),
+// which the load of a shared machine moves far less. ns/op is the runs
+// together.
+//
+// CLAUDE_BEDROCK_BENCH_OTHER lists other claude-bedrock binaries, separated
+// by colons (each built from another tree, with a claude-bedrock-doctor
+// beside it), to run as more ways in the same iterations, each named for
+// its folder: DIR-own-ms is its time less the floor, and
+// launcher-less-DIR-ms the median of the launcher's time less its time in
+// each iteration, so that trees compare under the same load.
 func BenchmarkLaunch(b *testing.B) {
 	env := benchEnv(b, floodBytesEnv+"=0")
 	claude := filepath.Join(fakeDir, "claude")
@@ -146,11 +157,22 @@ func BenchmarkLaunch(b *testing.B) {
 		{"floor", []string{floor, claude, "-p", "x"}},
 		{"launcher", []string{launcherBin, "-p", "x"}},
 	}
+	for _, other := range filepath.SplitList(os.Getenv("CLAUDE_BEDROCK_BENCH_OTHER")) {
+		ways = append(ways, struct {
+			name string
+			argv []string
+		}{filepath.Base(filepath.Dir(other)), []string{other, "-p", "x"}})
+	}
 	for _, mode := range []string{"pipes", "pty"} {
 		b.Run(mode, func(b *testing.B) {
 			took := make([][]time.Duration, len(ways))
+			cpu := make([][]time.Duration, len(ways))
 			for b.Loop() {
-				for i, w := range ways {
+				// In an order of its own each iteration: what one run
+				// leaves to the next (in a PTY, measurably) weighs on
+				// all ways alike.
+				for _, i := range rand.Perm(len(ways)) {
+					w := ways[i]
 					start := time.Now()
 					var r runResult
 					if mode == "pty" {
@@ -159,18 +181,33 @@ func BenchmarkLaunch(b *testing.B) {
 						r = runOnPipes(b, env, w.argv)
 					}
 					took[i] = append(took[i], time.Since(start))
+					cpu[i] = append(cpu[i], r.cpu)
 					if r.code != 0 {
 						b.Fatalf("%q exited %d", w.argv, r.code)
 					}
 				}
 			}
 			ms := make([]float64, len(ways))
+			cpuMS := make([]float64, len(ways))
 			for i, w := range ways {
 				ms[i] = float64(median(took[i])) / 1e6
+				cpuMS[i] = float64(median(cpu[i])) / 1e6
 				b.ReportMetric(ms[i], w.name+"-ms")
 			}
 			b.ReportMetric(ms[2]-ms[0], "overhead-ms")
 			b.ReportMetric(ms[2]-ms[1], "own-ms")
+			b.ReportMetric(cpuMS[2]-cpuMS[1], "own-CPU-ms")
+			for i := 3; i < len(ways); i++ {
+				b.ReportMetric(ms[i]-ms[1], ways[i].name+"-own-ms")
+				b.ReportMetric(cpuMS[i]-cpuMS[1], ways[i].name+"-own-CPU-ms")
+				// The launcher less this way, run by run in the same
+				// iterations: the load moves both alike.
+				diff := make([]time.Duration, len(took[i]))
+				for k := range diff {
+					diff[k] = took[2][k] - took[i][k]
+				}
+				b.ReportMetric(float64(median(diff))/1e6, "launcher-less-"+ways[i].name+"-ms")
+			}
 		})
 	}
 }
@@ -295,7 +332,8 @@ func runOnPipes(b *testing.B, env, argv []string) runResult {
 	if err != nil && !errors.As(err, &ee) {
 		b.Fatalf("%q: %v", argv, err)
 	}
-	return runResult{code: cmd.ProcessState.ExitCode(), n: cw.n, maxrss: maxrss(cmd.ProcessState)}
+	return runResult{code: cmd.ProcessState.ExitCode(), n: cw.n, maxrss: maxrss(cmd.ProcessState),
+		cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 // runInPTY runs argv as the session leader on a new 30×80 PTY (stdin,

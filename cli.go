@@ -40,6 +40,7 @@ type app struct {
 	signals        *launcher.Signals // caught for a launch, from the start
 	temps          []string          // files written for claude, removed when the launch ends
 	selfPath       *string           // the launcher's own executable, once found
+	runtime        string            // runtimeDir(env), once found
 	gov            *governor         // the session's governor, nil when off
 }
 
@@ -194,10 +195,14 @@ func (a *app) launch(name string, args []string, claudePath string) (int, error)
 			return 0, err
 		}
 	}
+	users, err := readUserSettings(args) // once, for the governor and the merge
+	if err != nil {
+		return 0, usageError{err}
+	}
 	a.removeStaleSettings()
 	defer a.removeTemps()
-	a.gov = a.governorFor(s, r.Profile, args, claudePath)
-	claudeArgs, err := withSettings(a.gov.settings(clearStarted(r.Profile.Settings())), args, a.privateSettings)
+	a.gov = a.governorFor(s, r.Profile, args, users, claudePath)
+	claudeArgs, err := withUserSettings(a.gov.settings(clearStarted(r.Profile.Settings())), args, users, a.privateSettings)
 	if err != nil {
 		return 0, usageError{err}
 	}

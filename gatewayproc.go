@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
+	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
 
 // Supervision of the gateway process (the protocol is in package
@@ -25,9 +28,6 @@ const (
 	// warm by then, while a claude that exits at once (a failed start, the
 	// launch benchmark's) never costs a gateway.
 	firstStartDelay = 100 * time.Millisecond
-	// commandStartDelay is the same for claude's subcommands (--version,
-	// mcp list, …), which rarely talk to Bedrock at all.
-	commandStartDelay = 2 * time.Second
 	// quickDeath: a gateway that exits sooner than this after its start
 	// counts as failing to start.
 	quickDeath = 5 * time.Second
@@ -36,8 +36,9 @@ const (
 	// restarted at once.
 	restartDelay = 100 * time.Millisecond
 	// maxQuickDeaths: after this many quick deaths in a row the launcher
-	// gives up and closes the socket, so claude's requests fail at once
-	// instead of waiting for a gateway that will not come.
+	// gives up and answers claude's requests itself with an error that
+	// says why (answerAll), instead of leaving them to wait for a gateway
+	// that will not come.
 	maxQuickDeaths = 4
 	// stopGrace is how long the gateway has to end after SIGTERM.
 	stopGrace = 2 * time.Second
@@ -50,10 +51,9 @@ const (
 // socket when it dies, stopped when claude has exited.
 type gateway struct {
 	path   string
-	env    []string
+	env    []string // the launcher's environment; the gateway's is gatewayEnv(env)
 	spec   *gatewayspec.Spec
 	url    string
-	delay  time.Duration // from claude's start to the gateway's
 	log    *log.Logger
 	lfd    int // the listening socket's descriptor, handed to each gateway as fd 3
 	timer  *time.Timer
@@ -77,20 +77,22 @@ type gateway struct {
 
 // newGateway binds the session's listening socket on 127.0.0.1 and
 // prepares the descriptors; start starts the supervision.
-func newGateway(path string, env []string, spec *gatewayspec.Spec, delay time.Duration, logger *log.Logger) (*gateway, error) {
+func newGateway(path string, env []string, spec *gatewayspec.Spec, logger *log.Logger) (*gateway, error) {
 	lfd, port, err := listenLoopback()
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on 127.0.0.1: %w", err)
 	}
-	return &gateway{path: path, env: env, spec: spec, delay: delay, log: logger, lfd: lfd,
+	return &gateway{path: path, env: env, spec: spec, log: logger, lfd: lfd,
 		url: "http://127.0.0.1:" + strconv.Itoa(port), stopCh: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
-// pipes makes the lifeline and the pipe of the gateway's output, at its
-// first start: a claude that never needs a gateway never pays for them.
+// pipes makes the lifeline and the pipe of the gateway's output, and the
+// gateway's environment, at its first start: a claude that never needs a
+// gateway never pays for them.
 func (g *gateway) pipes() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.env = gatewayEnv(g.env)
 	var err error
 	if g.lifeR, g.lifeW, err = blockingPipe(); err == nil {
 		g.errR, g.errW, err = blockingPipe()
@@ -122,13 +124,7 @@ func blockingPipe() (r, w *os.File, err error) {
 // uses the system calls directly: the net package is not linked into the
 // launcher, whose start it would slow down.
 func listenLoopback() (fd, port int, err error) {
-	syscall.ForkLock.RLock()
-	fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fd)
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
+	if fd, err = socketCloseOnExec(); err != nil {
 		return -1, 0, err
 	}
 	if err = syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err == nil {
@@ -145,10 +141,10 @@ func listenLoopback() (fd, port int, err error) {
 	return fd, sa.(*syscall.SockaddrInet4).Port, nil
 }
 
-// start begins supervising: the gateway process starts after g.delay. A
-// runtime timer, not a goroutine waiting: a claude that ends sooner costs
-// nothing more.
-func (g *gateway) start() { g.timer = time.AfterFunc(g.delay, g.supervise) }
+// start begins supervising: the gateway process starts after
+// firstStartDelay. A runtime timer, not a goroutine waiting: a claude that
+// ends sooner costs nothing more.
+func (g *gateway) start() { g.timer = time.AfterFunc(firstStartDelay, g.supervise) }
 
 func (g *gateway) supervise() {
 	defer close(g.done)
@@ -215,16 +211,27 @@ func (g *gateway) runOnce() error {
 		_ = syscall.Kill(-pid, syscall.SIGTERM) // stop came while it started
 	}
 	g.mu.Unlock()
-	waitExited(pid) // it stays a zombie, its pid reserved, until reaped below
-	g.mu.Lock()
-	g.pid = 0
-	g.mu.Unlock()
+	forget := func() {
+		g.mu.Lock()
+		g.pid = 0
+		g.mu.Unlock()
+	}
+	// Where it can, wait for the end without reaping: the process stays a
+	// zombie, its pid reserved, so a signal sent to it meanwhile reaches
+	// nothing else. Elsewhere stop still signals it while Wait4 waits.
+	reserved := waitExited(pid)
+	if reserved {
+		forget()
+	}
 	var ws syscall.WaitStatus
 	for {
 		_, err = syscall.Wait4(pid, &ws, 0, nil)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
+	}
+	if !reserved {
+		forget()
 	}
 	switch {
 	case err != nil:
@@ -290,13 +297,106 @@ func (g *gateway) isStopping() bool {
 	return g.stopping
 }
 
-// giveUp closes the socket: with no gateway left, claude's requests are
-// refused at once instead of waiting in the backlog.
+// giveUp stops restarting the gateway, and answers claude's requests
+// itself until stop.
 func (g *gateway) giveUp(why string) {
 	g.mu.Lock()
 	g.gaveUp = why
-	g.closeListener()
 	g.mu.Unlock()
+	g.answerAll()
+}
+
+// answerAll answers, once the launcher has given up on the gateway, every
+// request claude sends to the session's socket with one error that names
+// why and what to do, until stop: claude shows it at once
+// ("API Error: 400 claude-bedrock: …", measured with Claude Code 2.1.328:
+// a 400 is not retried), where a closed port would have shown "Connection
+// refused" and the reason only after claude exited. It takes no more of
+// the launch than the socket it already holds.
+func (g *gateway) answerAll() {
+	if err := syscall.SetNonblock(g.lfd, true); err != nil { // no gateway shares it any more
+		g.log.Printf("answering claude's requests: %v", err)
+		return
+	}
+	for !g.isStopping() {
+		// A bounded wait, so that stop is noticed: stop closes the socket
+		// only after this returns.
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(g.lfd), Events: unix.POLLIN}}, 100)
+		if n <= 0 || err != nil {
+			continue // the wait ran out, or a signal came
+		}
+		syscall.ForkLock.RLock() // claude may be started again meanwhile: it must not hold the connection
+		fd, _, err := syscall.Accept(g.lfd)
+		if err == nil {
+			syscall.CloseOnExec(fd)
+		}
+		syscall.ForkLock.RUnlock()
+		if err != nil {
+			continue // the connection went away meanwhile
+		}
+		if err := syscall.SetNonblock(fd, false); err != nil { // it inherits the socket's O_NONBLOCK on BSD and macOS
+			_ = syscall.Close(fd) // unused
+			continue
+		}
+		go g.answer(fd)
+	}
+}
+
+// answerTimeout bounds each read and write of an answer.
+const answerTimeout = 5 * time.Second
+
+// answer reads one request's head from connection fd, writes the error
+// (the head alone for HEAD), and closes the connection once claude has
+// sent the rest: closing with a body unread would reset the connection and
+// lose the answer.
+func (g *gateway) answer(fd int) {
+	defer syscall.Close(fd) // nothing buffered: the answer went out in one write
+	tv := syscall.NsecToTimeval(answerTimeout.Nanoseconds())
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv) // without them the reads wait longer, that is all
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
+	var head []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(head, []byte("\r\n\r\n")) && len(head) < 64<<10 {
+		n, err := syscall.Read(fd, buf)
+		if n <= 0 || err != nil {
+			return
+		}
+		head = append(head, buf[:n]...)
+	}
+	resp := g.refusal(bytes.HasPrefix(head, []byte("HEAD ")))
+	for len(resp) > 0 {
+		n, err := syscall.Write(fd, resp)
+		if n <= 0 || err != nil {
+			return
+		}
+		resp = resp[n:]
+	}
+	_ = syscall.Shutdown(fd, syscall.SHUT_WR) // the answer is complete: claude reads it to the end
+	for {
+		if n, err := syscall.Read(fd, buf); n <= 0 || err != nil {
+			return // claude closed its end, or went quiet
+		}
+	}
+}
+
+// refusal is the HTTP answer to every request once the launcher has given
+// up on the gateway: a Bedrock-style ValidationException whose message
+// says why and what to do.
+func (g *gateway) refusal(headOnly bool) []byte {
+	g.mu.Lock()
+	msg := "claude-bedrock: the governor's gateway could not start"
+	if e := g.firstError(); e != "" {
+		msg += " (" + e + ")"
+	}
+	g.mu.Unlock()
+	msg += "; run claude-bedrock +doctor, or set governor = false in profile " + g.spec.Profile + " to go to Bedrock directly, then start claude again"
+	body := `{"message":` + profiles.JSONString(msg) + "}"
+	out := "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nx-amzn-ErrorType: ValidationException\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n"
+	if !headOnly {
+		out += body
+	}
+	return []byte(out)
 }
 
 // closeListener closes the launcher's socket; nobody else holds it once the
@@ -309,13 +409,19 @@ func (g *gateway) closeListener() {
 }
 
 // stop ends the gateway after claude has exited: SIGTERM to its process
-// group, a bounded wait, then SIGKILL; then it closes the launcher's
-// descriptors and removes the status snapshot.
+// group and EOF on its lifeline (either ends it; the lifeline on every
+// system, even while the supervisor does not know its pid), a bounded wait,
+// then SIGKILL; then it closes the launcher's descriptors and removes the
+// status snapshot.
 func (g *gateway) stop() {
 	g.mu.Lock()
 	g.stopping = true
 	if g.pid > 0 {
 		_ = syscall.Kill(-g.pid, syscall.SIGTERM) // best effort: it may have just ended
+	}
+	if g.lifeW != nil {
+		_ = g.lifeW.Close() // never written to: nothing to lose
+		g.lifeW = nil
 	}
 	g.mu.Unlock()
 	close(g.stopCh)
@@ -376,7 +482,7 @@ func (g *gateway) report(profile string) string {
 		}
 		return ""
 	}
-	line := "governor: " + g.gaveUp + ", so claude's requests were refused after that"
+	line := "governor: " + g.gaveUp + ", so claude's requests were answered with an error after that"
 	if e := g.firstError(); e != "" {
 		line += "; its first error: " + e
 	}

@@ -2,17 +2,16 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
+	"github.com/claude-bedrock/claude-bedrock/internal/claudesettings"
 	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
@@ -94,31 +93,31 @@ type governor struct {
 }
 
 // governorFor decides whether the session of profile p with claude
-// arguments args goes through the governor, and prepares it (the listening
-// socket, the token; the gateway process starts with start). It returns nil
-// when the governor stays off; when that is not the user's own choice, it
-// says why in one line on stderr. claudePath is the process-wrapper form's
-// claude, or "".
-func (a *app) governorFor(s *profiles.Setup, p profiles.Profile, args []string, claudePath string) *governor {
-	if p.NoGovernor {
+// arguments args (whose --settings values are users) goes through the
+// governor, and prepares it (the listening socket, the token; the gateway
+// process starts with start). It returns nil when the governor stays off;
+// when that is not the user's own choice, it says why in one line on
+// stderr. claudePath is the process-wrapper form's claude, or "".
+func (a *app) governorFor(s *profiles.Setup, p profiles.Profile, args []string, users []userSetting, claudePath string) *governor {
+	switch {
+	case p.NoGovernor:
 		a.log.Printf("governor off: governor = false in profile %s", p.Name)
 		return nil
-	}
-	if claudePath != "" && internalInvocation(args) {
+	case claudePath != "" && internalInvocation(args):
 		return nil // Claude Code's own service processes: they reach Bedrock through the sessions they serve
+	case classifyClaudeArgs(args) == otherCommand:
+		// claude --version, mcp list, --help: no session, and nothing of
+		// the launch is spent on one (the few subcommands that talk to
+		// Bedrock do so directly, as with governor = false).
+		a.log.Printf("governor off: not a session")
+		return nil
 	}
-	facts := a.readClaudeSettings(args)
+	facts := a.readClaudeSettings(users)
 	g := &governor{}
 	if self := a.self(); !facts.statusLine && self != "" {
 		g.statusLine = shellQuote(self) + " +statusline"
 	}
-	kind := classifyClaudeArgs(args)
 	off := func(why string) *governor {
-		if kind == otherCommand {
-			// claude --version, mcp list: no Bedrock session to speak of.
-			a.log.Printf("governor off: %s", why)
-			return nil
-		}
 		fmt.Fprintf(a.stderr, "claude-bedrock: governor off: %s\n", why)
 		return nil
 	}
@@ -129,13 +128,15 @@ func (a *app) governorFor(s *profiles.Setup, p profiles.Profile, args []string, 
 	if err != nil {
 		return off(err.Error())
 	}
-	token, err := randomText(32)
-	if err != nil {
+	// The token and the session id in one draw: at least 128 bits of
+	// token (gatewayspec.Spec.Token), and a session id that two sessions
+	// of the user's never share.
+	var random [32 + 9]byte
+	if err := randomBytes(random[:]); err != nil {
 		return off("no random token: " + err.Error())
 	}
-	if g.session, err = randomText(9); err != nil {
-		return off("no random session id: " + err.Error())
-	}
+	token := base64.RawURLEncoding.EncodeToString(random[:32])
+	g.session = base64.RawURLEncoding.EncodeToString(random[32:])
 	spec := &gatewayspec.Spec{
 		Version:             gatewayspec.Version,
 		Token:               token,
@@ -152,7 +153,7 @@ func (a *app) governorFor(s *profiles.Setup, p profiles.Profile, args []string, 
 		AWSAuthRefresh:      facts.authRefresh,
 		StateDir:            s.Paths.StateDir,
 		CacheDir:            s.Paths.CacheDir,
-		RuntimeDir:          gatewayspec.RuntimeDir(a.env["XDG_RUNTIME_DIR"]),
+		RuntimeDir:          a.runtimeDir(),
 	}
 	for k, v := range a.env {
 		if strings.HasPrefix(k, "AWS_ENDPOINT_URL") {
@@ -162,11 +163,7 @@ func (a *app) governorFor(s *profiles.Setup, p profiles.Profile, args []string, 
 			spec.Endpoints[k] = v
 		}
 	}
-	delay := firstStartDelay
-	if kind == otherCommand {
-		delay = commandStartDelay
-	}
-	gw, err := newGateway(path, gatewayEnv(a.environ), spec, delay, a.log)
+	gw, err := newGateway(path, a.environ, spec, a.log)
 	if err != nil {
 		return off(err.Error())
 	}
@@ -201,15 +198,6 @@ func gatewayEnv(environ []string) []string {
 		}
 	}
 	return out
-}
-
-// randomText is n random bytes from crypto/rand, base64url-encoded.
-func randomText(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // environ returns claude's environment for the governed session: the base
@@ -291,18 +279,10 @@ var settingsWords = [][]byte{[]byte("statusLine"), []byte("awsAuthRefresh"), []b
 	[]byte(keyBaseURL), []byte(keyBearer), []byte(keySkip)}
 
 // readClaudeSettings reads what matters to the governor from Claude's
-// settings files (the same files the doctor checks) and from the user's
-// --settings arguments, lowest precedence first.
-func (a *app) readClaudeSettings(args []string) settingsFacts {
+// settings files (claudesettings.Files, the doctor's list) and from the
+// user's --settings values, lowest precedence first.
+func (a *app) readClaudeSettings(users []userSetting) settingsFacts {
 	var f settingsFacts
-	userDir := a.env["CLAUDE_CONFIG_DIR"]
-	if userDir == "" {
-		userDir = filepath.Join(a.env["HOME"], ".claude")
-	}
-	managed := "/etc/claude-code/managed-settings.json"
-	if runtime.GOOS == "darwin" {
-		managed = "/Library/Application Support/ClaudeCode/managed-settings.json"
-	}
 	type source struct {
 		name string
 		kind int // fileSettings, flagSettings, managedSettings
@@ -314,20 +294,26 @@ func (a *app) readClaudeSettings(args []string) settingsFacts {
 		managedSettings
 	)
 	var sources []source
-	for _, p := range []string{filepath.Join(userDir, "settings.json"), filepath.Join(a.cwd, ".claude", "settings.json"), filepath.Join(a.cwd, ".claude", "settings.local.json")} {
-		if b, err := os.ReadFile(p); err == nil {
-			sources = append(sources, source{a.tilde(p), fileSettings, b})
+	for _, file := range claudesettings.Files(a.env["CLAUDE_CONFIG_DIR"], a.env["HOME"], a.cwd, "") {
+		if file.Managed {
+			// --settings ranks below the managed file.
+			for _, u := range users {
+				name := "your --settings"
+				if u.file != "" {
+					name += " " + u.file
+				}
+				sources = append(sources, source{name, flagSettings, []byte(u.text)})
+			}
 		}
-	}
-	for _, v := range settingsArgs(args) {
-		if strings.HasPrefix(strings.TrimSpace(v), "{") {
-			sources = append(sources, source{"your --settings", flagSettings, []byte(v)})
-		} else if b, err := os.ReadFile(v); err == nil {
-			sources = append(sources, source{"your --settings " + v, flagSettings, b})
+		b, err := os.ReadFile(file.Path)
+		if err != nil {
+			continue // a file claude cannot read sets nothing
 		}
-	}
-	if b, err := os.ReadFile(managed); err == nil {
-		sources = append(sources, source{managed, managedSettings, b})
+		kind := fileSettings
+		if file.Managed {
+			kind = managedSettings
+		}
+		sources = append(sources, source{a.tilde(file.Path), kind, b})
 	}
 	for _, src := range sources {
 		relevant := false
@@ -380,24 +366,6 @@ func (a *app) readClaudeSettings(args []string) settingsFacts {
 		}
 	}
 	return f
-}
-
-// settingsArgs returns the values of every --settings in claude's
-// arguments, up to "--".
-func settingsArgs(args []string) []string {
-	var vals []string
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--":
-			return vals
-		case args[i] == "--settings" && i+1 < len(args):
-			vals = append(vals, args[i+1])
-			i++
-		case strings.HasPrefix(args[i], "--settings="):
-			vals = append(vals, strings.TrimPrefix(args[i], "--settings="))
-		}
-	}
-	return vals
 }
 
 // tilde writes a path under HOME with ~, for messages.

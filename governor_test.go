@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,15 +40,16 @@ import (
 
 // gwEvent is one line of the fake gateway's log.
 type gwEvent struct {
-	Event    string `json:"event"` // "start" or "request"
-	PID      int    `json:"pid"`
-	Port     int    `json:"port"`
-	TokenSHA string `json:"token_sha"` // sha256 of the Spec's token
-	Session  string `json:"session"`
-	Upstream gatewayspec.Upstream
-	Profile  string `json:"profile"`
-	Args     []string
-	Env      []string `json:"env"`
+	Event      string `json:"event"` // "start" or "request"
+	PID        int    `json:"pid"`
+	Port       int    `json:"port"`
+	TokenSHA   string `json:"token_sha"` // sha256 of the Spec's token
+	Session    string `json:"session"`
+	RuntimeDir string `json:"runtime_dir"`
+	Upstream   gatewayspec.Upstream
+	Profile    string `json:"profile"`
+	Args       []string
+	Env        []string `json:"env"`
 	// A request:
 	Method, Path string
 	AuthOK       bool   `json:"auth_ok"`
@@ -106,7 +108,10 @@ func fakeGateway() int {
 		go func() { <-term; os.Exit(0) }()
 	}
 	if mode != "no-lifeline" {
-		gatewayspec.WatchLifeline(life, func() { os.Exit(0) })
+		gatewayspec.WatchLifeline(life, func() {
+			note(gwEvent{Event: "lifeline", PID: os.Getpid()})
+			os.Exit(0)
+		})
 	}
 	up, err := url.Parse(spec.Upstream.BaseURL)
 	if err != nil || spec.Upstream.BaseURL == "" {
@@ -118,7 +123,7 @@ func fakeGateway() int {
 		r.Out.Header.Del("Authorization") // the fake Bedrock takes none (the user's CLAUDE_CODE_SKIP_BEDROCK_AUTH)
 	}, FlushInterval: -1}
 	note(gwEvent{Event: "start", PID: os.Getpid(), Port: ln.Addr().(*net.TCPAddr).Port, TokenSHA: sha(spec.Token),
-		Session: spec.SessionID, Upstream: spec.Upstream, Profile: spec.Profile, Args: os.Args, Env: os.Environ()})
+		Session: spec.SessionID, RuntimeDir: spec.RuntimeDir, Upstream: spec.Upstream, Profile: spec.Profile, Args: os.Args, Env: os.Environ()})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead && r.URL.Path == "/" {
 			return
@@ -573,8 +578,9 @@ func TestGovernorEnvironment(t *testing.T) {
 func TestGovernorSpecUpstream(t *testing.T) {
 	fake := fakebedrock.New(t)
 	bin, gwLog := governedLauncher(t)
+	runtime := t.TempDir()
 	env := testEnv(t, "sleep", "FAKE_SLEEP=10s", "FAKE_GATEWAY_LOG="+gwLog, "AWS_BEARER_TOKEN_BEDROCK=user-key",
-		"ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:2/from-env", "AWS_ENDPOINT_URL_BEDROCK=http://127.0.0.1:3")
+		"ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:2/from-env", "AWS_ENDPOINT_URL_BEDROCK=http://127.0.0.1:3", "XDG_RUNTIME_DIR="+runtime)
 	writeFile(t, filepath.Join(homeOf(env), ".claude/settings.json"), `{"env":{"CLAUDE_CODE_SKIP_BEDROCK_AUTH":"1","ANTHROPIC_BEDROCK_BASE_URL":"`+fake.URL()+`"},"awsCredentialExport":"print-creds"}`)
 	cmd := exec.Command(bin, "+light", "-p", "hi")
 	cmd.Env = env
@@ -587,6 +593,9 @@ func TestGovernorSpecUpstream(t *testing.T) {
 	want := gatewayspec.Upstream{BearerToken: "user-key", BaseURL: fake.URL(), SkipAuth: "1"}
 	if gw.Upstream != want || gw.Profile != "light" {
 		t.Errorf("Spec: upstream %+v profile %q; want %+v, light", gw.Upstream, gw.Profile, want)
+	}
+	if want := filepath.Join(runtime, "claude-bedrock"); gw.RuntimeDir != want {
+		t.Errorf("Spec: runtime folder %q, want %q (where +status and +statusline look: TestOneRuntimeFolder)", gw.RuntimeDir, want)
 	}
 	if len(gw.Args) != 2 || gw.Args[1] != "+gateway" {
 		t.Errorf("gateway arguments %q", gw.Args)
@@ -656,10 +665,25 @@ func TestGatewayRestartsOnTheSamePort(t *testing.T) {
 	waitGone(t, second.PID, "the restarted gateway")
 }
 
+// sleepingClaude is the pid of the fake claude in "sleep" mode, which it
+// notes in its report file.
+func sleepingClaude(t *testing.T, env []string) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(homeOf(env), "report.json")) // not there yet: try again
+		if pid, err := strconv.Atoi(string(b)); err == nil {
+			return pid
+		}
+	}
+	t.Fatal("the fake claude did not note its pid within 10s")
+	return 0
+}
+
 // TestGatewayGivesUp: a gateway that cannot start is tried a few times,
-// then the launcher gives up: it closes the socket, so that claude's
-// requests are refused at once, says so once after claude exits, and the
-// exit code stays claude's.
+// then the launcher gives up: it answers claude's requests itself with an
+// error that names why and the way out (Claude Code shows a 400's message
+// at once), says so once more after claude exits, and the exit code stays
+// claude's.
 func TestGatewayGivesUp(t *testing.T) {
 	bin, gwLog := governedLauncher(t)
 	env := testEnv(t, "sleep", "FAKE_SLEEP=60s", "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
@@ -672,30 +696,122 @@ func TestGatewayGivesUp(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill() }()
 	waitEvents(t, gwLog, "4 failed starts", func(evs []gwEvent) bool { return len(evs) >= maxQuickDeaths })
-	var claude int
-	for _, c := range children(t, cmd.Process.Pid) {
-		claude = c // the gateway is gone: the one child is claude
-	}
-	url := procEnv(t, claude)[keyBaseURL]
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-		if err != nil {
-			break // refused: the launcher closed the socket
+	url := procEnv(t, sleepingClaude(t, env))[keyBaseURL]
+	wantMsg := "claude-bedrock: the governor's gateway could not start (boom: no credentials); run claude-bedrock +doctor, or set governor = false in profile code to go to Bedrock directly, then start claude again"
+	body := `{"message":"x"}`
+	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPost} { // a HEAD between: the next answer is whole
+		var rb io.Reader = strings.NewReader(body)
+		if method == http.MethodHead {
+			rb = nil
 		}
-		_ = c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still accepts connections after the gateway failed %d times", url, maxQuickDeaths)
+		req, err := http.NewRequest(method, url+"/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s after the gateway failed %d times: %v", method, maxQuickDeaths, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		var got struct{ Message string }
+		if method == http.MethodPost {
+			err = errors.Join(err, json.Unmarshal(b, &got))
+		}
+		if err != nil || resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Amzn-Errortype") != "ValidationException" ||
+			method == http.MethodPost && got.Message != wantMsg || method == http.MethodHead && len(b) != 0 {
+			t.Errorf("%s: %d %v %q, %v; want 400, a ValidationException and the message %q", method, resp.StatusCode, resp.Header, b, err, wantMsg)
 		}
 	}
 	stillEmpty := stderr.String()
 	_ = cmd.Process.Signal(syscall.SIGTERM) // claude gets it, and dies of it
 	code := waitCmd(t, cmd, 30*time.Second)
-	want := "claude-bedrock: governor: the gateway (" + filepath.Join(filepath.Dir(bin), doctorName) + " +gateway) ended 4 times within seconds of starting, so claude's requests were refused after that; its first error: boom: no credentials; run claude-bedrock +doctor, or set governor = false in profile code\n"
+	want := "claude-bedrock: governor: the gateway (" + filepath.Join(filepath.Dir(bin), doctorName) + " +gateway) ended 4 times within seconds of starting, so claude's requests were answered with an error after that; its first error: boom: no credentials; run claude-bedrock +doctor, or set governor = false in profile code\n"
 	if code != 143 || stderr.String() != want || stillEmpty != "" {
 		t.Errorf("exit %d, stderr while claude ran %q, after:\n%q\nwant 143 and\n%q", code, stillEmpty, stderr.String(), want)
 	}
 	if n := len(gatewayEvents(t, gwLog)); n != maxQuickDeaths {
 		t.Errorf("%d starts, want %d", n, maxQuickDeaths)
+	}
+	if c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://")); err == nil {
+		_ = c.Close()
+		t.Errorf("%s still accepts connections after the launcher exited", url)
+	}
+}
+
+// TestGatewayGivesUpRealClaudeShowsWhy: with a gateway that cannot start,
+// the real Claude Code shows the launcher's answer, cause and fix, and
+// exits, instead of a connection error whose reason comes only after.
+func TestGatewayGivesUpRealClaudeShowsWhy(t *testing.T) {
+	w := newCleanWorld(t)
+	bin, gwLog := governedLauncher(t)
+	env := append(w.env, "TMPDIR="+t.TempDir(), "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
+	cmd := exec.Command(bin, "-p", "hi")
+	cmd.Env, cmd.Dir = env, w.dir
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // after Wait: nothing
+	code := waitCmd(t, cmd, 120*time.Second)
+	want := "API Error: 400 claude-bedrock: the governor's gateway could not start (boom: no credentials); run claude-bedrock +doctor, or set governor = false in profile "
+	if code != 1 || !strings.Contains(stdout.String()+stderr.String(), want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout.String(), stderr.String(), want)
+	}
+	if n := len(w.fake.Requests()); n != 0 {
+		t.Errorf("%d requests reached Bedrock", n)
+	}
+}
+
+// TestGatewayStopsThroughItsLifeline: when claude has exited, the launcher
+// closes the gateway's lifeline at once, beside SIGTERM: a gateway that
+// SIGTERM does not reach (it ignores it here; on systems without waitid's
+// WNOWAIT the supervisor does not signal a pid it may have reaped) ends
+// then, not after the launcher's grace period and SIGKILL.
+func TestGatewayStopsThroughItsLifeline(t *testing.T) {
+	bin, gwLog := governedLauncher(t)
+	env := testEnv(t, "sleep", "FAKE_SLEEP=60s", "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=no-term", "ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:1")
+	cmd := exec.Command(bin, "-p", "hi")
+	cmd.Env = env
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	gw := starts(waitEvents(t, gwLog, "start", func(evs []gwEvent) bool { return len(starts(evs)) > 0 }))[0]
+	_ = cmd.Process.Signal(syscall.SIGTERM) // claude gets it, and dies of it
+	if code := waitCmd(t, cmd, 30*time.Second); code != 143 || stderr.String() != "" {
+		t.Errorf("exit %d, stderr %q; want 143 (claude's) and nothing", code, stderr.String())
+	}
+	ended := false
+	for _, e := range gatewayEvents(t, gwLog) {
+		ended = ended || e.Event == "lifeline" && e.PID == gw.PID
+	}
+	if !ended {
+		t.Errorf("the gateway did not see its lifeline end while the launcher waited for it: %+v", gatewayEvents(t, gwLog))
+	}
+	waitGone(t, gw.PID, "the gateway")
+}
+
+// TestGovernorOffForSubcommands: claude --version, --help, mcp list start
+// no session: no governor, and nothing of the launch spent on one (not even
+// reading the settings files that could turn it off).
+func TestGovernorOffForSubcommands(t *testing.T) {
+	governed, _ := governedLauncher(t)
+	for _, args := range [][]string{{"--version"}, {"--help"}, {"mcp", "list"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			env := testEnv(t, "report", "CLAUDE_BEDROCK_DEBUG=1", "ANTHROPIC_BEDROCK_BASE_URL=http://127.0.0.1:2/user")
+			writeFile(t, filepath.Join(homeOf(env), ".claude/settings.json"), `{"env":{"AWS_BEARER_TOKEN_BEDROCK":"theirs"}}`)
+			r, stderr, code := govRun(t, governed, env, args...)
+			if code != 0 || !strings.Contains(stderr, "claude-bedrock: governor off: not a session\n") || strings.Contains(stderr, "settings.json") {
+				t.Errorf("exit %d, stderr:\n%s\nwant 0, the governor off as no session, and no settings file read", code, stderr)
+			}
+			if r.Env[keyBaseURL] != "http://127.0.0.1:2/user" || r.Env[envGateway] != "" || r.Env[envSession] != "" {
+				t.Errorf("claude's environment has the governor's: %v", r.Env)
+			}
+		})
 	}
 }
 
@@ -712,11 +828,7 @@ func TestGatewayEndsWithTheLauncher(t *testing.T) {
 				t.Fatal(err)
 			}
 			gw := starts(waitEvents(t, gwLog, "start", func(evs []gwEvent) bool { return len(starts(evs)) > 0 }))[0]
-			claude := 0
-			for deadline := time.Now().Add(10 * time.Second); claude == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-				b, _ := os.ReadFile(filepath.Join(homeOf(env), "report.json"))
-				claude, _ = strconv.Atoi(string(b))
-			}
+			claude := sleepingClaude(t, env)
 			t.Cleanup(func() { _ = syscall.Kill(claude, syscall.SIGKILL) }) // orphaned with the launcher
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)

@@ -39,7 +39,66 @@ import (
 // marked as not started by a launcher (clearStarted), with what the
 // governor adds (governor.settings).
 func withSettings(ours string, args []string, save func(json string) (string, error)) ([]string, error) {
-	var out, users []string
+	users, err := readUserSettings(args)
+	if err != nil {
+		return nil, err
+	}
+	return withUserSettings(ours, args, users, save)
+}
+
+// userSetting is the value of one --settings on claude's command line:
+// inline JSON, or a file's name and what it held, read once for both the
+// merge and the governor (readClaudeSettings).
+type userSetting struct {
+	file string // "" for inline JSON
+	text string
+}
+
+// name is how messages name the value: the file, or the JSON itself.
+func (u userSetting) name() string {
+	if u.file != "" {
+		return u.file
+	}
+	return u.text
+}
+
+// settingsValues are the values of every --settings in claude's
+// arguments, in order, up to "--".
+func settingsValues(args []string) []string {
+	var vals []string
+	for _, a := range parseClaudeArgs(args) {
+		if a.name == "--settings" && len(a.values) == 1 {
+			vals = append(vals, a.values[0])
+		}
+	}
+	return vals
+}
+
+// readUserSettings reads the user's --settings values, the files they name
+// included.
+func readUserSettings(args []string) ([]userSetting, error) {
+	var users []userSetting
+	for _, v := range settingsValues(args) {
+		if strings.HasPrefix(strings.TrimSpace(v), "{") {
+			users = append(users, userSetting{text: v})
+			continue
+		}
+		b, err := os.ReadFile(v)
+		if err != nil {
+			return nil, fmt.Errorf("--settings: %w", err)
+		}
+		users = append(users, userSetting{file: v, text: string(b)})
+	}
+	return users, nil
+}
+
+// withUserSettings is withSettings with the user's --settings values
+// (readUserSettings of args) already read.
+func withUserSettings(ours string, args []string, users []userSetting, save func(json string) (string, error)) ([]string, error) {
+	if len(users) == 0 {
+		return append([]string{"--settings", ours}, args...), nil
+	}
+	var out []string
 	at := -1 // where the merged --settings goes in out
 	for _, a := range parseClaudeArgs(args) {
 		if a.name == "--settings" && len(a.values) == 1 {
@@ -47,13 +106,9 @@ func withSettings(ours string, args []string, save func(json string) (string, er
 				at = len(out) + 1
 				out = append(out, "--settings", "")
 			}
-			users = append(users, a.values[0])
 			continue
 		}
 		out = append(out, a.words...)
-	}
-	if at < 0 {
-		return append([]string{"--settings", ours}, args...), nil
 	}
 	merged, fromFile, err := mergeSettings(ours, users)
 	if err != nil {
@@ -76,30 +131,22 @@ func clearStarted(settings string) string {
 	return strings.TrimSuffix(settings, "}}") + `,"` + launcher.StartedVar + `":""}}`
 }
 
-// mergeSettings overlays the user's --settings values (JSON objects or the
-// paths of files holding one), in order, on the profile's settings JSON.
-// A later value wins a key; objects are merged key by key and lists
-// joined, so that two files' permissions both apply. fromFile says a value
-// was a file.
-func mergeSettings(ours string, users []string) (merged string, fromFile bool, err error) {
+// mergeSettings overlays the user's --settings values, in order, on the
+// profile's settings JSON. A later value wins a key; objects are merged key
+// by key and lists joined, so that two files' permissions both apply.
+// fromFile says a value was a file.
+func mergeSettings(ours string, users []userSetting) (merged string, fromFile bool, err error) {
 	u := map[string]any{}
 	for _, user := range users {
-		text := user
-		if !strings.HasPrefix(strings.TrimSpace(user), "{") {
-			b, err := os.ReadFile(user)
-			if err != nil {
-				return "", false, fmt.Errorf("--settings: %w", err)
-			}
-			text, fromFile = string(b), true
-		}
+		fromFile = fromFile || user.file != ""
 		var m map[string]any
-		dec := json.NewDecoder(strings.NewReader(text))
+		dec := json.NewDecoder(strings.NewReader(user.text))
 		dec.UseNumber() // a number passes as written
 		if err := dec.Decode(&m); err != nil || m == nil {
 			if err == nil {
 				err = errors.New("null")
 			}
-			return "", false, fmt.Errorf("--settings %s: not a JSON object: %w", user, err)
+			return "", false, fmt.Errorf("--settings %s: not a JSON object: %w", user.name(), err)
 		}
 		mergeJSON(u, m)
 	}
@@ -155,57 +202,54 @@ func mergeJSON(dst, src map[string]any) {
 }
 
 // privateSettings writes merged settings to a new file only the user can
-// read and returns its path. The file goes to a private folder of the
-// launcher's in the runtime directory ($XDG_RUNTIME_DIR: in memory, the
-// user's alone, emptied at logout) when there is one, else in the temp
-// folder, else to the temp folder itself. The launch removes it after claude has ended
-// (a.removeTemps); the launcher's pid in its name lets the next launch
-// remove it when this launcher was killed first (removeStaleSettings).
+// read and returns its path. The file goes to the launcher's private
+// runtime folder (runtimeDir: in memory, the user's alone, emptied at
+// logout, where there is one), else, as a last resort, to the temp folder
+// itself. The launch removes it after claude has ended (a.removeTemps); the
+// launcher's pid in its name lets the next launch remove it when this
+// launcher was killed first (removeStaleSettings).
 func (a *app) privateSettings(text string) (string, error) {
 	name := fmt.Sprintf("settings-%d-*.json", os.Getpid())
-	var err error
-	for _, dir := range append(settingsDirs(a.env), "") {
-		pattern := name
-		if dir == "" {
-			dir, pattern = os.TempDir(), "claude-bedrock-"+name // as a last resort
-			removeStale(dir, "claude-bedrock-settings-")
-		} else if err = gatewayspec.PrepareDir(dir); err != nil {
-			a.log.Printf("not keeping settings in %s: %v", dir, err)
-			continue
-		}
-		var f *os.File
-		if f, err = os.CreateTemp(dir, pattern); err != nil { // mode 0600
-			continue
-		}
-		a.temps = append(a.temps, f.Name())
-		_, err = f.WriteString(text)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return f.Name(), err
+	dir, pattern := a.runtimeDir(), name
+	if err := gatewayspec.PrepareDir(dir); err != nil {
+		a.log.Printf("not keeping settings in %s: %v", dir, err)
+		dir, pattern = os.TempDir(), "claude-bedrock-"+name
+		removeStale(dir, "claude-bedrock-settings-")
 	}
-	return "", err
+	f, err := os.CreateTemp(dir, pattern) // mode 0600
+	if err != nil {
+		return "", err
+	}
+	a.temps = append(a.temps, f.Name())
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return f.Name(), err
 }
 
-// settingsDirs are the private folders a settings file may go to, best
-// first: in the runtime directory ($XDG_RUNTIME_DIR, on Linux /run/user/UID
-// when unset; it may be stale: another user's after su, or gone), then in
-// the temp folder, named for the user.
-func settingsDirs(env map[string]string) []string {
-	var dirs []string
-	if d := profiles.PathsFrom(env).RuntimeDir; filepath.IsAbs(d) {
-		dirs = append(dirs, filepath.Join(d, "claude-bedrock"))
+// runtimeDir is claude-bedrock's one folder for files that live as long as
+// a session (gatewayspec.RuntimeDir): merged settings files here, the
+// gateway's ledger and status snapshots (the Spec's RuntimeDir), and what
+// +status and +statusline read. The user's runtime directory comes from the
+// xdg package (profiles.PathsFrom), as every base directory does.
+func runtimeDir(env map[string]string) string {
+	return gatewayspec.RuntimeDir(profiles.PathsFrom(env).RuntimeDir)
+}
+
+// runtimeDir is runtimeDir(a.env), found once for the launch.
+func (a *app) runtimeDir() string {
+	if a.runtime == "" {
+		a.runtime = runtimeDir(a.env)
 	}
-	return append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("claude-bedrock-%d", os.Getuid())))
+	return a.runtime
 }
 
 // removeStaleSettings removes the settings files of launchers that are
 // gone: killed (kill -9, a crash, a closed terminal) before they could
-// remove their own. Each is a look at a folder that usually does not exist.
+// remove their own. It is a look at a folder that usually does not exist.
 func (a *app) removeStaleSettings() {
-	for _, dir := range settingsDirs(a.env) {
-		removeStale(dir, "settings-")
-	}
+	removeStale(a.runtimeDir(), "settings-")
 }
 
 // removeStale removes the files in dir named prefix+"<pid>-…" whose

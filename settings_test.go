@@ -9,14 +9,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	quotagov "github.com/claude-bedrock/claude-bedrock/governor"
 	"github.com/claude-bedrock/claude-bedrock/internal/claudetest"
 	"github.com/claude-bedrock/claude-bedrock/internal/fakebedrock"
+	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
 )
 
 // Claude Code keeps only the last --settings it is given: every one the
@@ -153,5 +158,72 @@ func TestSettingsFileOfAKilledLauncherIsRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("a running launcher's settings file was removed: %v", err)
+	}
+}
+
+// TestOneRuntimeFolder: the merged settings file, the status snapshot
+// +statusline reads and the ledger +status reads are in one folder,
+// whatever XDG_RUNTIME_DIR is: a folder of the user's, unset (xdg's
+// /run/user/UID, used if it is there), gone, or not writable (then the
+// temp folder's claude-bedrock-UID).
+func TestOneRuntimeFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the launcher's, and this test's for gatewayspec.RuntimeDir below
+	fallback := filepath.Join(tmp, "claude-bedrock-"+strconv.Itoa(os.Getuid()))
+	usable := t.TempDir()
+	readOnly := t.TempDir()
+	if err := os.Chmod(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(readOnly, 0o700) }) // so that t.TempDir can remove it
+	settings := filepath.Join(t.TempDir(), "s.json")
+	writeFile(t, settings, `{"env":{"FOO":"bar"}}`)
+	for _, tc := range []struct {
+		name, xdgRuntimeDir, want string
+	}{
+		{"a folder of the user's", usable, filepath.Join(usable, "claude-bedrock")},
+		{"unset", "", gatewayspec.RuntimeDir(filepath.Join("/run/user", strconv.Itoa(os.Getuid())))},
+		{"gone", filepath.Join(usable, "gone"), fallback},
+		{"not writable", readOnly, fallback},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testEnv(t, "report", "TMPDIR="+tmp)
+			if tc.xdgRuntimeDir != "" {
+				env = append(env, "XDG_RUNTIME_DIR="+tc.xdgRuntimeDir)
+			}
+			if _, stderr, code := runLauncher(t, env, "", "", "--settings", settings, "-p", "x"); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			r := readReport(t, env)
+			if i := slices.Index(r.Args, "--settings"); i < 0 || filepath.Dir(r.Args[i+1]) != tc.want || !strings.Contains(r.SettingsFile, "bar") {
+				t.Errorf("claude's arguments %q: want a settings file in %s", r.Args, tc.want)
+			}
+
+			session := fmt.Sprintf("one-folder-%d", os.Getpid())
+			snapshot := gatewayspec.StatusPath(tc.want, session)
+			t.Cleanup(func() { _ = os.Remove(snapshot) })
+			writeFile(t, snapshot, string(statusJSON(t, gatewayspec.Status{Time: time.Now(), TokensPerMinute: 200000, Used: 70000})))
+			cmd := exec.Command(launcherBin, "+statusline")
+			cmd.Env = append(env, envSession+"="+session)
+			if out, err := cmd.Output(); err != nil || !strings.Contains(string(out), "quota 35% of 200k/min") {
+				t.Errorf("+statusline = %q, %v; want the snapshot in %s", out, err, tc.want)
+			}
+
+			l, err := quotagov.OpenLedger(gatewayspec.LedgerDir(tc.want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close() // removes this session's files
+			now := time.Now()
+			if err := l.Publish(quotagov.State{PID: os.Getpid(), Time: now, Buckets: []quotagov.BucketState{{
+				Bucket: quotagov.Bucket{Region: "us-west-2", Model: "one-folder", Kind: "global"},
+				Limits: quotagov.Limits{TokensPerMinute: 50000, Source: "profile"}, Day: now.Format(time.DateOnly),
+			}}}); err != nil {
+				t.Fatal(err)
+			}
+			if out, stderr, code := runLauncher(t, env, "", "", "+status", "--json"); code != 0 || !strings.Contains(out, `"one-folder"`) {
+				t.Errorf("+status --json: exit %d, %s%s; want the ledger in %s", code, out, stderr, tc.want)
+			}
+		})
 	}
 }

@@ -59,7 +59,7 @@ func status(w io.Writer, env map[string]string, args []string) error {
 
 // ledgerDir is where the user's session gateways keep their shared ledger.
 func ledgerDir(env map[string]string) string {
-	return gatewayspec.LedgerDir(gatewayspec.RuntimeDir(env["XDG_RUNTIME_DIR"]))
+	return gatewayspec.LedgerDir(runtimeDir(env))
 }
 
 // printStatus prints the governor's status at now, as a table or as JSON.

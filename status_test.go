@@ -8,12 +8,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adrg/xdg"
 	"github.com/google/go-cmp/cmp"
 
 	quotagov "github.com/claude-bedrock/claude-bedrock/governor"
 	"github.com/claude-bedrock/claude-bedrock/internal/gatewayspec"
 	"github.com/claude-bedrock/claude-bedrock/profiles"
 )
+
+// setRuntimeDir points the user's runtime directory, as the xdg package
+// finds it, at dir for an in-process test.
+func setRuntimeDir(t *testing.T, dir string) {
+	t.Helper()
+	t.Cleanup(xdg.Reload) // after t.Setenv has put the old value back
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	xdg.Reload()
+}
 
 // TestStatusReadsTheLedger runs +status against a ledger one session
 // published to, as the table and as JSON.
@@ -41,7 +51,8 @@ func TestStatusReadsTheLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"XDG_RUNTIME_DIR": runtime}
+	setRuntimeDir(t, runtime)
+	env := map[string]string{}
 
 	var out bytes.Buffer
 	if err := status(&out, env, nil); err != nil {
@@ -70,7 +81,9 @@ func TestStatusReadsTheLedger(t *testing.T) {
 // TestStatusWithNoSession says so, and a wrong flag is a usage error.
 func TestStatusWithNoSession(t *testing.T) {
 	var out bytes.Buffer
-	env := map[string]string{"XDG_RUNTIME_DIR": filepath.Join(t.TempDir(), "none")}
+	t.Setenv("TMPDIR", t.TempDir()) // where the runtime folder falls back to
+	setRuntimeDir(t, filepath.Join(t.TempDir(), "none"))
+	env := map[string]string{}
 	if err := status(&out, env, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +122,8 @@ func TestOfferProposesTheLargestCapThatFits(t *testing.T) {
 		}
 	}
 	p := profiles.Profile{Name: "code", Model: "sonnet", Region: "us-west-2", MaxOutputTokens: 8192}
-	env := map[string]string{"XDG_RUNTIME_DIR": runtime}
+	setRuntimeDir(t, runtime)
+	env := map[string]string{}
 	for _, tc := range []struct {
 		name     string
 		governed bool

@@ -75,7 +75,7 @@ func readStatus(env func(string) string, now time.Time) (gatewayspec.Status, boo
 	if session == "" || filepath.Base(session) != session || strings.HasPrefix(session, ".") {
 		return st, false
 	}
-	f, err := os.Open(gatewayspec.StatusPath(gatewayspec.RuntimeDir(env("XDG_RUNTIME_DIR")), session))
+	f, err := os.Open(gatewayspec.StatusPath(runtimeDir(nil), session))
 	if err != nil {
 		return st, false
 	}

@@ -9,13 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/claude-bedrock/claude-bedrock/incidents"
+	"github.com/claude-bedrock/claude-bedrock/internal/claudesettings"
 )
 
 // PinnedClaudeVersion is the Claude Code version the models table and the
@@ -130,34 +130,15 @@ type settingsFile struct {
 // beats the user and project files; managed policy settings beat everything.
 func checkSettings(in Input) Check {
 	c := Check{Name: "settings", Status: OK}
-	userDir := in.Env["CLAUDE_CONFIG_DIR"]
-	if userDir == "" {
-		userDir = filepath.Join(in.Home, ".claude")
-	}
-	managed := in.ManagedSettingsPath
-	if managed == "" {
-		managed = "/etc/claude-code/managed-settings.json"
-		if runtime.GOOS == "darwin" {
-			managed = "/Library/Application Support/ClaudeCode/managed-settings.json"
-		}
-	}
-	files := []struct {
-		path    string
-		managed bool
-	}{
-		{filepath.Join(userDir, "settings.json"), false},
-		{filepath.Join(in.Cwd, ".claude", "settings.json"), false},
-		{filepath.Join(in.Cwd, ".claude", "settings.local.json"), false},
-		{managed, true},
-	}
+	files := claudesettings.Files(in.Env["CLAUDE_CONFIG_DIR"], in.Home, in.Cwd, in.ManagedSettingsPath)
 	read, overridden := 0, false
 	var fixes []string
 	for _, f := range files {
-		data, err := os.ReadFile(f.path)
+		data, err := os.ReadFile(f.Path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		name := tilde(in, f.path)
+		name := tilde(in, f.Path)
 		if err != nil {
 			c.Status = worse(c.Status, Warn)
 			c.Details = append(c.Details, fmt.Sprintf("%s: cannot read: %v", name, err))
@@ -186,7 +167,7 @@ func checkSettings(in Input) Check {
 		for _, k := range keys {
 			c.Details = append(c.Details, fmt.Sprintf("%s sets %s", name, k))
 		}
-		if f.managed {
+		if f.Managed {
 			c.Status = Fail
 			c.Details = append(c.Details, "managed settings beat the launcher's --settings: the profile's values cannot take effect")
 			fixes = append(fixes, "ask the administrator who manages "+name+" to remove these keys")
@@ -199,7 +180,7 @@ func checkSettings(in Input) Check {
 			key, _, _ := strings.Cut(k, " ")
 			del = append(del, "."+key)
 		}
-		sp := shellPath(in, f.path)
+		sp := shellPath(in, f.Path)
 		fixes = append(fixes, fmt.Sprintf("jq 'del(%s)' %s > %s.tmp && mv %s.tmp %s",
 			strings.Join(del, ", "), sp, sp, sp, sp))
 	}

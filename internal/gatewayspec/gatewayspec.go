@@ -29,15 +29,17 @@
 // The gateway runs in a process group of its own (terminal signals never
 // reach it) with the launcher's environment less AWS_BEARER_TOKEN_BEDROCK,
 // ANTHROPIC_BEDROCK_BASE_URL and CLAUDE_CODE_SKIP_BEDROCK_AUTH, whose user
-// values are in the Spec (Upstream). It ends on SIGTERM (the launcher sends
-// it to the gateway's process group when claude has exited, waits a bounded
-// time, then sends SIGKILL) or on EOF on LifelineFD. If it exits while claude
-// runs, the launcher starts it again on the same socket with the same Spec.
+// values are in the Spec (Upstream). It ends on SIGTERM or on EOF on
+// LifelineFD: when claude has exited the launcher does both (SIGTERM to the
+// gateway's process group, and it closes the lifeline's write end), waits a
+// bounded time, then sends SIGKILL. If it exits while claude runs, the
+// launcher starts it again on the same socket with the same Spec.
 //
-// The first start comes shortly after claude's (a tenth of a second; two
-// seconds for claude's subcommands such as mcp list), so that a claude that
-// ends at once never pays for a gateway; claude's first request comes about
-// a second after its start and waits in the backlog if need be.
+// The first start comes a tenth of a second after claude's, so that a
+// claude that ends at once never pays for a gateway; claude's first request
+// comes about a second after its start and waits in the backlog if need
+// be. claude's subcommands (mcp list, --version, …) start no session and
+// get no gateway.
 package gatewayspec
 
 import (
@@ -118,7 +120,7 @@ type Spec struct {
 	// CacheDir holds the doctor's Service Quotas cache ($XDG_CACHE_HOME/claude-bedrock).
 	CacheDir string `json:"cache_dir"`
 	// RuntimeDir holds the status snapshots and the cross-session ledger
-	// (RuntimeDir(…)): private to the user, gone at logout.
+	// (the launcher's RuntimeDir(…)): private to the user, gone at logout.
 	RuntimeDir string `json:"runtime_dir"`
 }
 
@@ -191,15 +193,30 @@ func Read(r io.Reader) (*Spec, error) {
 	return &s, nil
 }
 
-// RuntimeDir is claude-bedrock's folder for files that live as long as a
-// session: $XDG_RUNTIME_DIR/claude-bedrock when xdgRuntimeDir (the
-// variable's value) is an absolute path, else claude-bedrock-<uid> in the
-// temp folder. Create it with PrepareDir before writing there.
-func RuntimeDir(xdgRuntimeDir string) string {
-	if filepath.IsAbs(xdgRuntimeDir) {
-		return filepath.Join(xdgRuntimeDir, "claude-bedrock")
+// RuntimeDir is claude-bedrock's one folder for files that live as long as
+// a session (merged settings files, the ledger, status snapshots), given
+// base, the user's runtime directory as github.com/adrg/xdg finds it
+// ($XDG_RUNTIME_DIR, else /run/user/<uid> on Linux; "" where there is none):
+// base/claude-bedrock when base is a folder this user owns and may write
+// to, else claude-bedrock-<uid> in the temp folder (base is stale after su,
+// never made, or gone). Every reader and writer takes the folder from here,
+// so they agree. Create it with PrepareDir before writing there.
+func RuntimeDir(base string) string {
+	if filepath.IsAbs(base) && ownWritableDir(base) {
+		return filepath.Join(base, "claude-bedrock")
 	}
 	return filepath.Join(os.TempDir(), "claude-bedrock-"+strconv.Itoa(os.Getuid()))
+}
+
+// ownWritableDir reports whether dir is a folder of this user's that they
+// may write to.
+func ownWritableDir(dir string) bool {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o200 == 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
 
 // LedgerDir is where, in runtimeDir, the user's session gateways keep the
