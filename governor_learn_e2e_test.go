@@ -43,15 +43,18 @@ func TestGovernorE2ELearn(t *testing.T) {
 			throttled++
 		}
 	}
-	if throttled == 0 {
-		t.Errorf("the fake throttled nothing: no limit was learned, the test proves nothing\n%s", fakebedrock.Summary(w.fake.Requests()))
-	}
-
 	arrivals, first := turnArrivals(t, recs)
 	hold, use := 0, 0
 	for _, r := range w.fake.Turns() {
 		hold = max(hold, r.Held)
 		use = max(use, r.InputTokens+e2eBurndown*r.OutputTokens)
+	}
+	if hold > 0 && maxOverlap(arrivals, e2eChunks*e2eChunk) > e2eTPM/hold && throttled == 0 {
+		// More turns arrived within one answer's time than the quota
+		// holds at once: the fake must have refused some, and the limit
+		// was learned from those 429s. (Turns that a slow machine started
+		// further apart fit as they came, and teach nothing.)
+		t.Errorf("the fake throttled nothing: no limit was learned, the test proves nothing\n%s", fakebedrock.Summary(w.fake.Requests()))
 	}
 	ideal := quotaMakespan(arrivals, hold, use, e2eTPM, e2eChunks*e2eChunk)
 	took := last.Sub(first)
@@ -61,6 +64,18 @@ func TestGovernorE2ELearn(t *testing.T) {
 		t.Errorf("the sessions took %v from the first turn; the quota allows %v (hold %d, use %d), at most 1.5x that: %v\n%s",
 			took, ideal, hold, use, ideal*3/2, fakebedrock.Summary(w.fake.Turns()))
 	}
+}
+
+// maxOverlap is the most arrivals (sorted offsets) within any span of d.
+func maxOverlap(arrivals []time.Duration, d time.Duration) int {
+	most, from := 0, 0
+	for i, at := range arrivals {
+		for at-arrivals[from] >= d {
+			from++
+		}
+		most = max(most, i-from+1)
+	}
+	return most
 }
 
 // turnArrivals returns when the turns reached a gateway, as offsets from

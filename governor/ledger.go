@@ -1,15 +1,14 @@
 package governor
 
 import (
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"hash/fnv"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,14 +32,14 @@ import (
 //     admission lock, removed. No pid is trusted: pids are reused.
 //   - session-<id>.state: its state, rewritten in place (no new file per
 //     change: a rename costs several system calls and, on ext4, a flush),
-//     behind a header with its length and CRC-32, so a reader that caught a
+//     behind a header with its length and checksum (FNV-1a), so a reader that caught a
 //     write half-done sees it and reads again.
 const (
 	admissionLock = "admission.lock"
 	sessionPrefix = "session-"
 	lockExt       = ".lock"
 	stateExt      = ".state"
-	// headerLen is the state header: "%08x %08x\n", length and CRC-32.
+	// headerLen is the state header: "%08x %08x\n", length and checksum.
 	headerLen = 18
 	// tornRetries is how many times a reader rereads a state caught
 	// mid-write before it keeps the last one it read whole.
@@ -95,10 +94,11 @@ func OpenLedger(dir string) (*DirLedger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the governor's ledger lock: %w", err)
 	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails on supported systems
+	// The pid and a random part name the session: unique on the machine,
+	// not a secret (math/rand, not crypto/rand, whose set-up every
+	// launcher run, +statusline included, would pay for).
 	d := &DirLedger{
-		dir: dir, id: strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(rnd[:]),
+		dir: dir, id: strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64()>>16, 16),
 		adm: adm, peers: map[string]*peer{},
 	}
 	// The session's files are made under the admission lock: a cleaner,
@@ -244,7 +244,7 @@ func (d *DirLedger) Publish(s State) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := fmt.Appendf(d.buf[:0], "%08x %08x\n", len(body), crc32.ChecksumIEEE(body))
+	b := fmt.Appendf(d.buf[:0], "%08x %08x\n", len(body), checksum(body))
 	b = append(b, body...)
 	d.buf = b
 	// Written over the old state, never truncated: what follows the new
@@ -429,7 +429,7 @@ func (p *peer) decode() error {
 		return nil
 	}
 	body := b[headerLen:]
-	if int(size) > len(body) || crc32.ChecksumIEEE(body[:size]) != uint32(sum) {
+	if int(size) > len(body) || checksum(body[:size]) != uint32(sum) {
 		return errTorn
 	}
 	var st State
@@ -491,4 +491,13 @@ func ReadLedger(dir string) ([]State, error) {
 		p.close()
 	}
 	return states, errors.Join(errs...)
+}
+
+// checksum is a state's FNV-1a: enough to see a write caught half-done,
+// with no table to build at start-up (hash/crc32 builds one in every
+// process that links it: the launcher and +statusline).
+func checksum(b []byte) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write(b) // never fails
+	return h.Sum32()
 }

@@ -3,7 +3,6 @@ package governor
 import (
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,11 +11,11 @@ import (
 )
 
 // FuzzStateFile reads arbitrary bytes as another session's state file: no
-// panic, and a state is taken only when the header's length and CRC vouch
+// panic, and a state is taken only when the header's length and checksum vouch
 // for its body.
 func FuzzStateFile(f *testing.F) {
 	body := []byte(`{"pid":7,"time":"2026-12-02T12:00:00Z","buckets":[{"bucket":{"region":"r","model":"m","kind":"k"},"limits":{},"held":5,"in_flight":1,"waiting":0,"day":"2026-12-02"}]}`)
-	f.Add(fmt.Appendf(nil, "%08x %08x\n%s", len(body), crc32.ChecksumIEEE(body), body))
+	f.Add(fmt.Appendf(nil, "%08x %08x\n%s", len(body), checksum(body), body))
 	f.Add([]byte("00000002 00000000\n{}"))
 	f.Add([]byte("{not a header"))
 	f.Add([]byte{})
@@ -40,8 +39,8 @@ func FuzzStateFile(f *testing.F) {
 			t.Fatalf("took a state from a file with a bad header %q: %v", b[:headerLen], err)
 		}
 		inner := b[headerLen : headerLen+int(size)]
-		if crc32.ChecksumIEEE(inner) != sum {
-			t.Fatalf("took a state whose body does not match its CRC")
+		if checksum(inner) != sum {
+			t.Fatalf("took a state whose body does not match its checksum")
 		}
 		var want State
 		if err := json.Unmarshal(inner, &want); err != nil {
