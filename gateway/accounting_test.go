@@ -85,6 +85,7 @@ func joinFrames(fr [][]byte) []byte {
 func TestClientGoneAfterTheRequestWasSent(t *testing.T) {
 	arrived := make(chan struct{})
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // the whole request has been written
 		close(arrived)
 		select {
 		case <-r.Context().Done():
@@ -255,5 +256,29 @@ func TestUpstreamBreaksOffMidStream(t *testing.T) {
 	}
 	if rec := recs.get()[0]; !rec.Cut {
 		t.Errorf("record %+v, want it marked cut", rec)
+	}
+}
+
+// A retry admitted after a 429 whose client hangs up during its pause
+// never reached Bedrock: it settles nothing, though the refused attempt
+// before it was written upstream.
+func TestRetryPauseHangUpSettlesNothing(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { throttle(w) })
+	p := &fakePacer{retry: func(int) bool { return true }}
+	var recs records
+	_, base := newTestGateway(t, up, Config{Pacer: p, Record: recs.add, RetryDelay: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	body := `{"max_tokens":100,"messages":[{"role":"user","content":"hello"}]}`
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	errc := make(chan error, 1)
+	go func() { _, err := http.DefaultClient.Do(req); errc <- err }()
+	waitFor(t, "the retry admitted", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.leases) == 2 })
+	cancel()
+	<-errc
+	waitFor(t, "the record", func() bool { return len(recs.get()) == 1 })
+	want := []string{"lease 0: throttled (retry true)", "lease 1: done {Input:0 CacheRead:0 CacheWrite:0 Output:0} 499"}
+	if d := cmp.Diff(want, p.log()); d != "" {
+		t.Errorf("what the Pacer was told (-want +got):\n%s", d)
 	}
 }

@@ -408,8 +408,11 @@ type call struct {
 	meter   meter
 	resp    *meteredBody // a JSON answer's
 	stream  *eventStream // an event stream's
-	// sent is set once the current attempt's request was written upstream.
-	sent atomic.Bool
+	// sent is set once the current attempt's request was written upstream;
+	// attempt numbers the attempts, so that a late word of an earlier one
+	// does not set it.
+	sent    atomic.Bool
+	attempt atomic.Int32
 	// signedWith tells which credentials signed the last attempt;
 	// renewals counts the attempts made again with renewed ones.
 	signedWith credsID
@@ -580,21 +583,17 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req.Header.Del("Content-Length")
 	req.ContentLength = int64(len(c.body))
 	req.GetBody = func() (io.ReadCloser, error) { return &bodyReader{c.body}, nil }
-	// Note when the request has reached the upstream: from then on Bedrock
-	// counts it, whatever becomes of claude.
-	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				c.sent.Store(true)
-			}
-		},
-	}))
 	var payloadHash string
 	if g.auth == SigV4 {
 		sum := sha256.Sum256(c.body)
 		payloadHash = hex.EncodeToString(sum[:])
 	}
-	for attempt := 1; ; attempt++ {
+	for attempt := int32(1); ; attempt++ {
+		// Nothing of this attempt reached Bedrock yet (a refused one before
+		// it, a 429 or a 403, counted nothing).
+		c.attempt.Store(attempt)
+		c.sent.Store(false)
+		req := req.WithContext(sentTrace(ctx, c, attempt))
 		if c.paced {
 			if err := c.acquire(ctx); err != nil {
 				return nil, pacerError{err}
@@ -622,7 +621,6 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		c.sent.Store(false) // a refused attempt (a 429, a 403) counted nothing
 		resp, err := g.base.RoundTrip(req)
 		if err == nil {
 			var again bool
@@ -651,6 +649,18 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = resp.Body.Close()                                         // nothing to do if it fails
 		c.retries++
 	}
+}
+
+// sentTrace notes when attempt's request has reached the upstream: from
+// then on Bedrock counts it, whatever becomes of claude.
+func sentTrace(ctx context.Context, c *call, attempt int32) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil && c.attempt.Load() == attempt {
+				c.sent.Store(true)
+			}
+		},
+	})
 }
 
 // bodyReader reads a request body and lets go of it once read, so that a
