@@ -201,7 +201,10 @@ func loadChain(ctx context.Context, profile, name string) (aws.CredentialsProvid
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot load %s: %w (check it with 'claude-bedrock +doctor')", name, err)
+		// Not the SDK's text: it can quote a line of the shared files, and
+		// this line may reach claude's screen and transcript. The doctor
+		// shows it on the terminal.
+		return nil, fmt.Errorf("cannot load %s: run 'claude-bedrock +doctor' to see why", name)
 	}
 	creds := cfg.Credentials
 	if creds == nil {
@@ -221,8 +224,12 @@ const (
 	// Claude Code's awsAuthRefresh writes at the start of a session: Claude
 	// Code itself gives that command three minutes.
 	RefreshWait = 3 * time.Minute
-	// renewPoll is how often a waiting request loads the chain again.
-	renewPoll = 500 * time.Millisecond
+	// renewPoll is how soon a waiting request loads the chain again, at
+	// first; the wait doubles up to maxRenewPoll, for a credential_process
+	// or an awsCredentialExport runs at each load, and one that opens a
+	// browser or asks for a token must not run twice a second for minutes.
+	renewPoll    = 500 * time.Millisecond
+	maxRenewPoll = 4 * time.Second
 	// maxRenewals bounds how often one request goes again with renewed
 	// credentials.
 	maxRenewals = 2
@@ -330,6 +337,7 @@ func (c *Credentials) Next(ctx context.Context, old credsID, wait bool) bool {
 	if wait {
 		deadline = deadline.Add(c.waits())
 	}
+	poll := renewPoll
 	for {
 		c.Renew(ctx)
 		if creds, err := c.Retrieve(ctx); err == nil && creds.HasKeys() && idOf(creds) != old {
@@ -338,7 +346,8 @@ func (c *Credentials) Next(ctx context.Context, old credsID, wait bool) bool {
 		if !time.Now().Before(deadline) {
 			return false
 		}
-		t := time.NewTimer(renewPoll)
+		t := time.NewTimer(poll)
+		poll = min(2*poll, maxRenewPoll)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -464,7 +464,11 @@ func TestChainFailsAtStartWaitsForAuthRefresh(t *testing.T) {
 	}()
 	// Runs of the process: one at the load, then the waiting request's.
 	for runs := 0; runs < 3; {
-		time.Sleep(renewPoll) // the process leaves no other trace to wait on
+		select {
+		case status := <-done:
+			t.Fatalf("answered %d before the chain gave credentials", status)
+		case <-time.After(renewPoll): // the process leaves no other trace to wait on
+		}
 		b, _ := os.ReadFile(counter)
 		runs = len(b)
 	}
