@@ -357,7 +357,7 @@ func (g *gateway) answer(fd int) {
 	var head []byte
 	buf := make([]byte, 4096)
 	for !bytes.Contains(head, []byte("\r\n\r\n")) && len(head) < 64<<10 {
-		n, err := syscall.Read(fd, buf)
+		n, err := ignoringEINTR(syscall.Read, fd, buf)
 		if n <= 0 || err != nil {
 			return
 		}
@@ -365,7 +365,7 @@ func (g *gateway) answer(fd int) {
 	}
 	resp := g.refusal(bytes.HasPrefix(head, []byte("HEAD ")))
 	for len(resp) > 0 {
-		n, err := syscall.Write(fd, resp)
+		n, err := ignoringEINTR(syscall.Write, fd, resp)
 		if n <= 0 || err != nil {
 			return
 		}
@@ -373,8 +373,20 @@ func (g *gateway) answer(fd int) {
 	}
 	_ = syscall.Shutdown(fd, syscall.SHUT_WR) // the answer is complete: claude reads it to the end
 	for {
-		if n, err := syscall.Read(fd, buf); n <= 0 || err != nil {
+		if n, err := ignoringEINTR(syscall.Read, fd, buf); n <= 0 || err != nil {
 			return // claude closed its end, or went quiet
+		}
+	}
+}
+
+// ignoringEINTR calls op until a signal does not interrupt it: with a
+// socket timeout set, the kernel does not restart a read or write that a
+// signal (claude's children ending: SIGCHLD) interrupts.
+func ignoringEINTR(op func(int, []byte) (int, error), fd int, p []byte) (int, error) {
+	for {
+		n, err := op(fd, p)
+		if err != syscall.EINTR {
+			return n, err
 		}
 	}
 }
