@@ -13,12 +13,14 @@ import (
 // Fit kind keeps its bucket under the limit the harness reckons itself from
 // the exported state (only probes, "alone" and "max wait" may go over);
 // ending a request twice changes nothing; a learned limit is never below
-// the hold of the request whose 429 taught it; and once every request has
-// ended nothing is held.
+// the hold of the request whose 429 taught it; a limit another session
+// published is taken on only when lower; and once every request has ended
+// nothing is held.
 func FuzzModel(f *testing.F) {
 	f.Add(uint32(20000), uint8(3), []byte{0, 10, 0, 10, 0, 200, 1, 4, 0, 6, 20, 1, 3, 1, 6, 255, 1})
 	f.Add(uint32(0), uint8(0), []byte{0, 5, 0, 5, 1, 3, 0, 3, 1, 0, 5, 1, 5, 2, 1})
 	f.Add(uint32(300000), uint8(10), []byte{0, 250, 0, 250, 0, 250, 0, 7, 1, 2, 0, 40, 1, 3, 2, 4, 1, 0, 1, 6, 90, 1})
+	f.Add(uint32(0), uint8(0), []byte{0, 10, 200, 10, 0, 10, 200, 10, 1, 3, 1, 7, 100, 3, 9, 1, 6, 120, 1, 6, 120, 1, 4, 0, 1, 1, 1, 0})
 	f.Fuzz(func(t *testing.T, tpm uint32, rpm uint8, ops []byte) {
 		limits := func(b governor.Bucket) governor.Limits {
 			if b == haiku {
@@ -35,6 +37,7 @@ func FuzzModel(f *testing.F) {
 			admitted bool
 		}
 		var reqs []*live
+		var others []governor.State // another session's, as last published
 		next := func(i *int) byte {
 			if *i >= len(ops) {
 				return 0
@@ -66,7 +69,7 @@ func FuzzModel(f *testing.F) {
 			return governor.BucketState{}, false
 		}
 		for i := 0; i < len(ops); {
-			switch next(&i) % 7 {
+			switch next(&i) % 8 {
 			case 0: // a request
 				b := sonnet
 				a := next(&i)
@@ -81,7 +84,8 @@ func FuzzModel(f *testing.F) {
 				reqs = append(reqs, &live{t: m.Enqueue(now, r), r: r})
 			case 1: // admission, checked against the harness's own reckoning
 				before := m.Export(now, 1)
-				adm := m.Admit(now, nil)
+				adm := m.Admit(now, others)
+				after := m.Export(now, 1)
 				load := map[governor.Bucket]int{}
 				inflight := map[governor.Bucket]int{}
 				for _, a := range adm {
@@ -106,9 +110,14 @@ func FuzzModel(f *testing.F) {
 							}
 						}
 					}
+					// The limit it learned, or took on in Admit from others.
+					as, _ := bucketState(after, b)
+					if bs.Learned > 0 && (as.Learned <= 0 || as.Learned > bs.Learned) {
+						t.Fatalf("admission moved the learned limit from %d to %d", bs.Learned, as.Learned)
+					}
 					limit := limits(b).TokensPerMinute
-					if bs.Learned > 0 && (limit == 0 || bs.Learned < limit) {
-						limit = bs.Learned
+					if as.Learned > 0 && (limit == 0 || as.Learned < limit) {
+						limit = as.Learned
 					}
 					load[b] += a.Hold
 					if a.Why == governor.Fit && limit > 0 && load[b] > limit {
@@ -125,8 +134,10 @@ func FuzzModel(f *testing.F) {
 				}
 			case 3: // a 429
 				if l := pick(&i); l != nil {
+					// The others' limits taken on first: only a cut lowers it then.
+					m.LargestCap(now, l.r.Bucket, 0, 1, others)
 					before, _ := bucketState(m.Export(now, 1), l.r.Bucket)
-					retry := m.Throttled(now, l.t, nil)
+					retry := m.Throttled(now, l.t, others)
 					if !l.admitted && retry {
 						t.Fatalf("a request never admitted was told to retry")
 					}
@@ -146,10 +157,10 @@ func FuzzModel(f *testing.F) {
 				if l := pick(&i); l != nil {
 					u := governor.Usage{Input: int(next(&i)) * 101, CacheWrite: int(next(&i)) * 13, Output: int(next(&i)) * 37}
 					status := []int{200, 200, 500, 429}[next(&i)%4]
-					m.Done(now, l.t, u, status, nil)
+					m.Done(now, l.t, u, status, others)
 					once := m.Export(now, 1)
-					m.Done(now, l.t, u, status, nil)
-					m.Throttled(now, l.t, nil)
+					m.Done(now, l.t, u, status, others)
+					m.Throttled(now, l.t, others)
 					if diff := cmp.Diff(once, m.Export(now, 1)); diff != "" {
 						t.Fatalf("ending a request twice changed the state (-once +twice)\n%s", diff)
 					}
@@ -168,6 +179,17 @@ func FuzzModel(f *testing.F) {
 				if now.After(latest) {
 					latest = now
 				}
+			case 7: // another session publishes a limit it learned, or ends
+				n := int(next(&i)) * 997
+				if n == 0 {
+					others = nil
+					break
+				}
+				changed := now.Add(-time.Duration(next(&i)) * 10 * time.Second)
+				cut := changed.Add(-time.Duration(next(&i)) * time.Minute)
+				others = []governor.State{{PID: 2, Time: now, Buckets: []governor.BucketState{
+					{Bucket: sonnet, Learned: n, Changed: changed.UnixMilli(), Cut: cut.UnixMilli()},
+				}}}
 			}
 			for _, bs := range m.Export(now, 1).Buckets {
 				if bs.Held < 0 || bs.InFlight < 0 {

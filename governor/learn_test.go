@@ -222,3 +222,70 @@ func TestLearnWithNoLimitKnown(t *testing.T) {
 		})
 	}
 }
+
+// TestLearnedOutlivesItsSession: session A learns a limit from a 429 where
+// no quota is known and B, which read A's state, takes it on. Once A has
+// ended (its state gone from the ledger) or sits idle (its state as of
+// then), B still paces at that limit, does not cut again for a 429 of the
+// burst A cut for, and raises and forgets the limit as A does.
+func TestLearnedOutlivesItsSession(t *testing.T) {
+	for _, ended := range []bool{true, false} {
+		name := map[bool]string{true: "A ended", false: "A idle"}[ended]
+		t.Run(name, func(t *testing.T) {
+			a, b := governor.NewModel(governor.Config{}), governor.NewModel(governor.Config{})
+			learned := func(m *governor.Model, now time.Time) int { return m.Export(now, 1).Buckets[0].Learned }
+			admitted := func(adm []governor.Admitted) int {
+				n := 0
+				for _, x := range adm {
+					if x.Why == governor.Fit {
+						n++
+					}
+				}
+				return n
+			}
+			b1 := b.Enqueue(at(0), req(5904, 4096)) // holds 10000
+			b.Admit(at(0), []governor.State{a.Export(at(0), 1)})
+			a1 := a.Enqueue(at(0), req(95904, 4096)) // 100000
+			a2 := a.Enqueue(at(0), req(95904, 4096))
+			a.Admit(at(0), []governor.State{b.Export(at(0), 2)})
+			a.Throttled(at(1), a2, []governor.State{b.Export(at(1), 2)}) // cut to 0.7 x 210000
+			const cut = 147000
+			if got := learned(a, at(1)); got != cut {
+				t.Fatalf("A learned %d, want %d", got, cut)
+			}
+			a.Done(at(1), a1, governor.Usage{}, 500, nil) // it failed: nothing used
+
+			b.Enqueue(at(2), req(45904, 4096)) // 50000
+			aState := []governor.State{a.Export(at(2), 1)}
+			if n := admitted(b.Admit(at(2), aState)); n != 1 {
+				t.Fatalf("B admitted %d of 1 fitting under A's limit", n)
+			}
+			var others []governor.State // what B reads of A from now on
+			if !ended {
+				others = aState
+			}
+			b.Throttled(at(3), b1, others) // admitted before A's cut: no second cut
+			if got := learned(b, at(3)); got != cut {
+				t.Errorf("after a 429 of the burst A cut for, B's limit is %d, want A's %d", got, cut)
+			}
+			b.Enqueue(at(3), req(95904, 4096)) // 100000 beside the 50000 in flight
+			if n := admitted(b.Admit(at(3), others)); n != 0 {
+				t.Errorf("B admitted %d requests over A's limit of %d", n, cut)
+			}
+			if n := admitted(b.Admit(at(60), others)); n != 0 {
+				t.Errorf("B admitted %d requests over A's limit before a quiet minute passed", n)
+			}
+			if n := admitted(b.Admit(at(61), others)); n != 1 {
+				t.Errorf("after a quiet minute B admitted %d of 1 fitting under A's raised limit", n)
+			}
+			for _, s := range []int{61, 121, 60 * 60, 1 + 60*60} {
+				if got, want := learned(b, at(s)), learned(a, at(s)); got != want {
+					t.Errorf("at %d s B's limit is %d, A's %d", s, got, want)
+				}
+			}
+			if got := learned(b, at(1+60*60)); got != 0 {
+				t.Errorf("an hour after A's cut B still has a limit of %d", got)
+			}
+		})
+	}
+}

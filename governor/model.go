@@ -116,18 +116,22 @@ type Model struct {
 type bucket struct {
 	key    Bucket
 	limits Limits
-	// learned is the limit learned from 429s, 0 when none is in effect;
-	// changed is when it last moved, cut when it was last cut.
+	learning
+	held     int // tokens held by admitted requests still in flight
+	inflight int
+	queue    []*entry
+	window   []Tally // tokens settled in the last Window, oldest first
+	starts   []Tally // requests admitted in the last Window, for RPM
+	day      string
+	absorbed int
+	passed   int
+}
+
+// learning is a limit learned from 429s: learned is 0 when none is in
+// effect; changed is when it last moved, cut when it was last cut.
+type learning struct {
 	learned      int
 	changed, cut time.Time
-	held         int // tokens held by admitted requests still in flight
-	inflight     int
-	queue        []*entry
-	window       []Tally // tokens settled in the last Window, oldest first
-	starts       []Tally // requests admitted in the last Window, for RPM
-	day          string
-	absorbed     int
-	passed       int
 }
 
 type entry struct {
@@ -241,8 +245,9 @@ func (m *Model) Enqueue(now time.Time, r Request) Ticket {
 }
 
 // refresh brings a bucket to time now: its limits asked again, the window
-// and the starts pruned, the learned limit raised for each quiet minute.
-func (m *Model) refresh(b *bucket, now time.Time) {
+// and the starts pruned, the learned limit raised for each quiet minute,
+// and a lower limit another session learned adopted.
+func (m *Model) refresh(b *bucket, now time.Time, others []State) {
 	b.limits = m.limits(b.key)
 	cutoff := now.Add(-Window).UnixMilli()
 	b.window = prune(b.window, cutoff)
@@ -250,28 +255,78 @@ func (m *Model) refresh(b *bucket, now time.Time) {
 	if d := day(now); d != b.day {
 		b.day, b.absorbed, b.passed = d, 0, 0
 	}
-	if b.learned == 0 {
+	q := b.limits.TokensPerMinute
+	b.raise(now, q)
+	b.adopt(now, q, others)
+}
+
+// raise brings a learned limit to now under quota q (0: unknown): raised
+// for each quiet minute since it last moved, forgotten once it reaches
+// the quota or, when no quota is known, forgetAfter minutes after its
+// last cut.
+func (l *learning) raise(now time.Time, q int) {
+	if l.learned == 0 {
 		return
 	}
-	minutes := int(now.Sub(b.changed) / Window)
-	q := b.limits.TokensPerMinute
+	minutes := int(now.Sub(l.changed) / Window)
 	switch {
 	case minutes <= 0:
 		return
-	case q == 0 && now.Sub(b.cut) >= forgetAfter*Window:
-		b.learned = 0
+	case q == 0 && now.Sub(l.cut) >= forgetAfter*Window:
+		l.learned = 0
 		return
 	case q > 0:
-		b.learned += minutes * max(q/raiseDen, 1)
+		l.learned += minutes * max(q/raiseDen, 1)
 	default:
 		for range minutes {
-			b.learned += max(b.learned/raiseDen, 1)
+			l.learned += max(l.learned/raiseDen, 1)
 		}
 	}
-	b.changed = b.changed.Add(time.Duration(minutes) * Window)
-	if q > 0 && b.learned >= q {
-		b.learned = 0
+	l.changed = l.changed.Add(time.Duration(minutes) * Window)
+	if q > 0 && l.learned >= q {
+		l.learned = 0
 	}
+}
+
+// adopt takes on the lowest limit the other sessions learned for the
+// bucket when it is lower than the bucket's own, with the times it moved
+// and was cut: a limit outlives the session that learned it (its state
+// goes with it), and rises and is forgotten here as it would have there.
+// Each is brought to now first: a session with nothing to do publishes
+// nothing new, and its limit of minutes ago would hold the others down.
+func (b *bucket) adopt(now time.Time, q int, others []State) {
+	for _, st := range others {
+		for i := range st.Buckets {
+			o := &st.Buckets[i]
+			if o.Bucket != b.key || o.Learned <= 0 {
+				continue
+			}
+			l := o.learning(now)
+			l.raise(now, q)
+			if l.learned > 0 && (q == 0 || l.learned < q) && (b.learned == 0 || l.learned < b.learned) {
+				if l.cut.Before(b.cut) {
+					l.cut = b.cut // its own later cut still ends a burst
+				}
+				b.learning = l
+			}
+		}
+	}
+}
+
+// learning is the limit o learned as it was when published. A state of
+// an older claude-bedrock, which does not say when its limit last moved,
+// counts its last cut for that; one that says neither counts as moved at
+// now and never cut.
+func (o *BucketState) learning(now time.Time) learning {
+	l := learning{learned: o.Learned, changed: now}
+	if o.Cut != 0 {
+		l.cut = time.UnixMilli(o.Cut)
+		l.changed = l.cut
+	}
+	if o.Changed != 0 {
+		l.changed = time.UnixMilli(o.Changed)
+	}
+	return l
 }
 
 func day(t time.Time) string { return t.Format(time.DateOnly) }
@@ -317,9 +372,6 @@ func (m *Model) loadOf(b *bucket, now time.Time, others []State, since time.Time
 			l.inflight += o.InFlight
 			l.used += sumSince(o.Window, cutoff)
 			l.starts += sumSince(o.Starts, cutoff)
-			if o.Learned > 0 && (l.limit == 0 || o.Learned < l.limit) {
-				l.limit = o.Learned
-			}
 			if o.Waiting > 0 && !since.IsZero() && o.HeadSince < since.UnixMilli() && now.Sub(st.Time) < stalledAfter {
 				l.held += o.HeadHold
 			}
@@ -339,7 +391,7 @@ func (m *Model) Admit(now time.Time, others []State) []Admitted {
 		if len(b.queue) == 0 {
 			continue
 		}
-		m.refresh(b, now)
+		m.refresh(b, now, others)
 		rest := b.queue[:0]
 		for _, e := range b.queue {
 			if e.req.Probe {
@@ -459,7 +511,7 @@ func (m *Model) Throttled(now time.Time, t Ticket, others []State) (retry bool) 
 		return false
 	}
 	b := e.b
-	m.refresh(b, now)
+	m.refresh(b, now, others)
 	l := m.loadOf(b, now, others, time.Time{})
 	if e.why == Fit && e.at.UnixMilli() > lastCut(b, others) {
 		base := l.held + l.used
@@ -531,7 +583,7 @@ func (m *Model) Done(now time.Time, t Ticket, u Usage, status int, others []Stat
 	}
 	m.release(e)
 	b := e.b
-	m.refresh(b, now)
+	m.refresh(b, now, others)
 	if n := Settled(u, e.req.Burndown); n > 0 {
 		b.window = tally(b.window, now.UnixMilli(), n)
 	}
@@ -564,7 +616,7 @@ func (m *Model) Wake(now time.Time, others []State) (t time.Time, ok bool) {
 		if len(b.queue) == 0 {
 			continue
 		}
-		m.refresh(b, now)
+		m.refresh(b, now, others)
 		earliest(b.queue[0].since.Add(m.maxWait))
 		if len(b.window) > 0 {
 			earliest(time.UnixMilli(b.window[0].At).Add(Window))
@@ -601,7 +653,7 @@ func (m *Model) Wake(now time.Time, others []State) (t time.Time, ok bool) {
 func (m *Model) LargestCap(now time.Time, b Bucket, input, bd int, others []State) (capTokens int, ok bool) {
 	now = m.at(now)
 	bk := m.bucket(b)
-	m.refresh(bk, now)
+	m.refresh(bk, now, others)
 	return largestCap(m.loadOf(bk, now, others, time.Time{}).limit, input, bd)
 }
 

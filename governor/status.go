@@ -22,10 +22,12 @@ type BucketState struct {
 	Bucket Bucket `json:"bucket"`
 	// Limits are the bucket's quotas as the session was given them.
 	Limits Limits `json:"limits"`
-	// Learned is the limit the session learned from 429s, 0 when none is
-	// in effect; Cut when it last cut it (Unix ms): the 429s of requests
+	// Learned is the limit the session learned from 429s, or adopted from
+	// another session, 0 when none is in effect; Changed when it last
+	// moved and Cut when it was last cut (Unix ms): the 429s of requests
 	// sent before then, in any session, do not cut again.
 	Learned int   `json:"learned,omitempty"`
+	Changed int64 `json:"changed,omitempty"`
 	Cut     int64 `json:"cut,omitempty"`
 	// Held is the tokens its requests in flight hold; InFlight their number.
 	Held     int `json:"held"`
@@ -91,12 +93,15 @@ func (m *Model) Export(now time.Time, pid int) State {
 	now = m.at(now)
 	st := State{PID: pid, Time: now, Buckets: make([]BucketState, 0, len(m.order))}
 	for _, b := range m.order {
-		m.refresh(b, now)
+		m.refresh(b, now, nil)
 		bs := BucketState{
 			Bucket: b.key, Limits: b.limits, Learned: b.learned,
 			Held: b.held, InFlight: b.inflight, Waiting: len(b.queue),
 			Window: slices.Clone(b.window), Starts: slices.Clone(b.starts), Day: b.day,
 			Absorbed: b.absorbed, Passed: b.passed,
+		}
+		if !b.changed.IsZero() {
+			bs.Changed = b.changed.UnixMilli()
 		}
 		if !b.cut.IsZero() {
 			bs.Cut = b.cut.UnixMilli()
