@@ -530,12 +530,12 @@ func TestSharedBudget(t *testing.T) {
 }
 
 func TestLargestCap(t *testing.T) {
-	m := governor.NewModel(governor.Config{Limits: func(b governor.Bucket) governor.Limits {
+	limits := func(b governor.Bucket) governor.Limits {
 		if b == haiku {
 			return governor.Limits{}
 		}
 		return governor.Limits{TokensPerMinute: 200000, Source: governor.SourceServiceQuotas}
-	}})
+	}
 	tests := []struct {
 		name     string
 		b        governor.Bucket
@@ -548,9 +548,13 @@ func TestLargestCap(t *testing.T) {
 		{"the quota less the input, over the burndown, rounded down", sonnet, 20000, 5, nil, 35840, true},
 		{"a learned limit is what is known", sonnet, 20000, 5, []governor.State{{Buckets: []governor.BucketState{{Bucket: sonnet, Learned: 100000}}}}, 15872, true},
 		{"no quota known", haiku, 20000, 5, nil, 0, false},
+		{"a limit learned minutes ago has risen since: 100000 + 2 x 20000", sonnet, 20000, 5, []governor.State{{Buckets: []governor.BucketState{{
+			Bucket: sonnet, Learned: 100000, Changed: t0.Add(-2 * time.Minute).UnixMilli(),
+			Limits: governor.Limits{TokensPerMinute: 200000, Source: governor.SourceServiceQuotas}}}}}, 23808, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			m := governor.NewModel(governor.Config{Limits: limits}) // a model adopts what it sees
 			got, ok := m.LargestCap(t0, tt.b, tt.input, tt.burndown, tt.others)
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("LargestCap = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)

@@ -176,8 +176,14 @@ func Summarize(now time.Time, states []State) Status {
 			if r := bs.Limits.RequestsPerMinute; r > 0 && (o.RequestsPerMinute == 0 || r < o.RequestsPerMinute) {
 				o.RequestsPerMinute = r
 			}
-			if bs.Learned > 0 && (o.Limit == 0 || bs.Learned < o.Limit) {
-				o.Limit = bs.Learned
+			if bs.Learned > 0 {
+				// As it stands now: a session with nothing to do publishes
+				// nothing new, and its limit has risen since, or is forgotten.
+				l := bs.learning(now)
+				l.raise(now, bs.Limits.TokensPerMinute)
+				if l.learned > 0 && (o.Limit == 0 || l.learned < o.Limit) {
+					o.Limit = l.learned
+				}
 			}
 			o.UsedLastMinute += sumSince(bs.Window, cutoff)
 			o.Held += bs.Held
