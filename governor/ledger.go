@@ -125,7 +125,11 @@ func (d *DirLedger) join() error {
 		return err
 	}
 	d.self = self
-	if err := syscall.Flock(int(self.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// Waited for, not tried: a reader (another session, +status) may have
+	// caught the new file before this lock and probes it for a moment.
+	// Nothing else takes it: the name is new, and a cleaner needs the
+	// admission lock, which this session holds.
+	if err := syscall.Flock(int(self.Fd()), syscall.LOCK_EX); err != nil {
 		return err
 	}
 	if d.state, err = os.OpenFile(d.path(d.id, stateExt), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600); err != nil {
