@@ -121,12 +121,7 @@ func TestRealClaudeInteractiveGetsTheProfileOnTheWire(t *testing.T) {
 	}
 	term.WaitForScreen(t, fakebedrock.DefaultReply, 30*time.Second)
 	waitIdle(t, term)
-	term.Write("\x03") // two Ctrl-C in a row end the session
-	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
-	term.Write("\x03")
-	if code := term.Wait(t, 30*time.Second); code != 0 {
-		t.Errorf("exit %d, want 0", code)
-	}
+	quitClaude(t, term)
 	if m := term.Mode(t); !m.Sane() {
 		t.Errorf("terminal not restored: %+v", m)
 	}

@@ -251,50 +251,62 @@ func TestGovernorE2EQuota(t *testing.T) {
 	})
 	t.Run("governor", func(t *testing.T) {
 		w := newQuotaWorld(t, reply, "")
-		ss := w.runSessions(t, n, "hi")
-		last := time.Time{}
-		for _, s := range ss {
-			if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
-				t.Errorf("exit %d, stdout %q, stderr %q; want 0, the reply, nothing", s.code, s.stdout.String(), s.stderr.String())
-			}
-			if s.end.After(last) {
-				last = s.end
-			}
-		}
-		recs := w.checkGoverned(t, n)
-		// The time bound, from the first turn's arrival at a gateway to
-		// the last session's end, against the schedule the fake's quota
-		// allows for the turns as they arrived.
-		turns := turnsOf(recs)
-		var arrivals []time.Duration
-		var first time.Time
-		for i, r := range turns {
-			at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if i == 0 || at.Before(first) {
-				first = at
-			}
-			arrivals = append(arrivals, time.Duration(at.UnixNano()))
-		}
-		for i := range arrivals {
-			arrivals[i] -= time.Duration(first.UnixNano())
-		}
-		slices.Sort(arrivals)
-		hold, use := 0, 0
-		for _, r := range w.fake.Turns() {
-			hold = max(hold, r.Held)
-			use = max(use, r.InputTokens+e2eBurndown*r.OutputTokens)
-		}
-		ideal := quotaMakespan(arrivals, hold, use, e2eTPM, e2eChunks*e2eChunk)
-		took := last.Sub(first)
-		t.Logf("turns arrived over %v; the quota allows them in %v; the governed sessions took %v (%.2fx)", arrivals[len(arrivals)-1], ideal, took, float64(took)/float64(ideal))
-		if ideal <= 0 || took > ideal*3/2 {
-			t.Errorf("the governed sessions took %v from the first turn; the quota allows %v (hold %d, use %d), at most 1.5x that: %v\n%s",
-				took, ideal, hold, use, ideal*3/2, fakebedrock.Summary(w.fake.Turns()))
-		}
+		w.checkPaced(t, w.runSessions(t, n, "hi"), reply)
 	})
+}
+
+// checkPaced checks a governed run of sessions: each answered reply, with
+// nothing on stderr; what checkGoverned checks; and, from the first turn's
+// arrival at a gateway to the last session's end, at most 1.5 times the
+// schedule the fake's quota allows for the turns as they arrived. It
+// returns the arrivals (offsets from the first, in order) and the most a
+// turn held at the fake.
+func (w *quotaWorld) checkPaced(t *testing.T, ss []*session, reply string) (arrivals []time.Duration, hold int) {
+	t.Helper()
+	last := time.Time{}
+	for _, s := range ss {
+		if s.code != 0 || !strings.Contains(s.stdout.String(), reply) || s.stderr.String() != "" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 0, the reply, nothing", s.code, s.stdout.String(), s.stderr.String())
+		}
+		if s.end.After(last) {
+			last = s.end
+		}
+	}
+	recs := w.checkGoverned(t, len(ss))
+	arrivals, first := turnArrivals(t, recs)
+	use := 0
+	for _, r := range w.fake.Turns() {
+		hold = max(hold, r.Held)
+		use = max(use, r.InputTokens+e2eBurndown*r.OutputTokens)
+	}
+	ideal := quotaMakespan(arrivals, hold, use, e2eTPM, e2eChunks*e2eChunk)
+	took := last.Sub(first)
+	t.Logf("turns arrived over %v; the quota allows them in %v; the sessions took %v (%.2fx)", arrivals[len(arrivals)-1], ideal, took, float64(took)/float64(ideal))
+	if ideal <= 0 || took > ideal*3/2 {
+		t.Errorf("the sessions took %v from the first turn; the quota allows %v (hold %d, use %d), at most 1.5x that: %v\n%s",
+			took, ideal, hold, use, ideal*3/2, fakebedrock.Summary(w.fake.Turns()))
+	}
+	return arrivals, hold
+}
+
+// turnArrivals returns when the turns reached a gateway, as offsets from
+// the first, in order, and the first's time.
+func turnArrivals(t *testing.T, recs []map[string]any) ([]time.Duration, time.Time) {
+	t.Helper()
+	var ats []time.Time
+	for _, r := range turnsOf(recs) {
+		at, err := time.Parse(time.RFC3339Nano, r["time"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ats = append(ats, at)
+	}
+	slices.SortFunc(ats, time.Time.Compare)
+	var arrivals []time.Duration
+	for _, at := range ats {
+		arrivals = append(arrivals, at.Sub(ats[0]))
+	}
+	return arrivals, ats[0]
 }
 
 // checkGoverned checks what a governed run of n sessions left: every turn
@@ -510,12 +522,7 @@ func TestGovernorE2EStatusLine(t *testing.T) {
 	term.WaitForScreenState(t, "the status line after the turn, claude idle", func(s *ptytest.Screen) bool {
 		return shows(10)(s) && !s.Shows("esc to interrupt")
 	}, 30*time.Second)
-	term.Write("\x03") // two Ctrl-C in a row end the session
-	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
-	term.Write("\x03")
-	if code := term.Wait(t, 30*time.Second); code != 0 {
-		t.Errorf("exit %d, want 0", code)
-	}
+	quitClaude(t, term)
 	if m := term.Mode(t); !m.Sane() {
 		t.Errorf("terminal not restored: %+v", m)
 	}

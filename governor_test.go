@@ -323,13 +323,7 @@ func TestGovernorRealClaudeThroughTheGateway(t *testing.T) {
 	env := append(w.env, "TMPDIR="+tmp, "XDG_RUNTIME_DIR="+runtimeDir, "FAKE_GATEWAY_LOG="+gwLog,
 		"XDG_STATE_HOME="+filepath.Join(w.home, ".state"), "XDG_CACHE_HOME="+filepath.Join(w.home, ".cache"))
 	w.fake.Update(func(b *fakebedrock.Behavior) { b.Delay = 3 * time.Second }) // a turn in flight to look at
-	cmd := exec.Command(bin, "-p", "hi")
-	cmd.Env, cmd.Dir = env, w.dir
-	var stdout, stderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout, stderr := startLauncher(t, bin, env, w.dir, "-p", "hi")
 	t.Cleanup(func() { _ = cmd.Process.Kill() }) // after Wait: nothing
 	evs := waitEvents(t, gwLog, "turn", func(evs []gwEvent) bool {
 		for _, e := range evs {
@@ -433,13 +427,7 @@ func TestGovernorOffRealClaudeGoesStraightToBedrock(t *testing.T) {
 			if tc.config != "" {
 				writeFile(t, filepath.Join(w.home, ".config/claude-bedrock/config.toml"), tc.config)
 			}
-			cmd := exec.Command(tc.bin, "-p", "hi")
-			cmd.Env, cmd.Dir = append(w.env, "FAKE_GATEWAY_LOG="+gwLog), w.dir
-			var stdout, stderr lockedBuffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, stdout, stderr := startLauncher(t, tc.bin, append(w.env, "FAKE_GATEWAY_LOG="+gwLog), w.dir, "-p", "hi")
 			if code := waitCmd(t, cmd, 60*time.Second); code != 0 || !strings.Contains(stdout.String(), fakebedrock.DefaultReply) || stderr.String() != tc.stderr {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, the reply, %q", code, stdout.String(), stderr.String(), tc.stderr)
 			}
@@ -746,13 +734,7 @@ func TestGatewayGivesUpRealClaudeShowsWhy(t *testing.T) {
 	w := newCleanWorld(t)
 	bin, gwLog := governedLauncher(t)
 	env := append(w.env, "TMPDIR="+t.TempDir(), "FAKE_GATEWAY_LOG="+gwLog, "FAKE_GATEWAY=exit")
-	cmd := exec.Command(bin, "-p", "hi")
-	cmd.Env, cmd.Dir = env, w.dir
-	var stdout, stderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout, stderr := startLauncher(t, bin, env, w.dir, "-p", "hi")
 	t.Cleanup(func() { _ = cmd.Process.Kill() }) // after Wait: nothing
 	code := waitCmd(t, cmd, 120*time.Second)
 	want := "API Error: 400 claude-bedrock: the governor's gateway could not start (boom: no credentials); run claude-bedrock +doctor, or set governor = false in profile "

@@ -278,6 +278,20 @@ func runAs(t *testing.T, path string, env []string, args ...string) (string, err
 	return string(out), err
 }
 
+// startLauncher starts bin with args, env and dir, its output caught in
+// buffers safe to read while it runs.
+func startLauncher(t *testing.T, bin string, env []string, dir string, args ...string) (cmd *exec.Cmd, stdout, stderr *lockedBuffer) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Env, cmd.Dir = env, dir
+	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdout, stderr
+}
+
 // lockedBuffer is an io.Writer safe to read while a process writes to it.
 type lockedBuffer struct {
 	mu  sync.Mutex

@@ -78,12 +78,7 @@ func TestRealClaudeThrottledOfferRelaunchKeepsConversation(t *testing.T) {
 			}
 
 			waitIdle(t, term)
-			term.Write("\x03")
-			term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
-			term.Write("\x03")
-			if code := term.Wait(t, 30*time.Second); code != 0 {
-				t.Errorf("exit %d, want 0", code)
-			}
+			quitClaude(t, term)
 			if m := term.Mode(t); !m.Sane() {
 				t.Errorf("terminal not restored: %+v", m)
 			}
@@ -105,6 +100,18 @@ func waitIdle(t *testing.T, term *ptytest.Term) {
 	term.WaitForScreenState(t, "claude idle", func(s *ptytest.Screen) bool {
 		return (s.Shows("? for shortcuts") || s.Shows(tuiReady)) && !s.Shows("esc to interrupt")
 	}, 60*time.Second)
+}
+
+// quitClaude ends an idle interactive claude as a user does, with two
+// Ctrl-C in a row, and checks that it exits 0.
+func quitClaude(t *testing.T, term *ptytest.Term) {
+	t.Helper()
+	term.Write("\x03")
+	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
+	term.Write("\x03")
+	if code := term.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
 }
 
 func itoa(n int) string {
@@ -190,12 +197,7 @@ func TestRealClaudeDismissThenKeep(t *testing.T) {
 	}
 	term.WaitForScreenSince(t, mark, fakebedrock.DefaultReply, 30*time.Second)
 	waitIdle(t, term) // Ctrl-C now quits
-	term.Write("\x03")
-	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
-	term.Write("\x03")
-	if code := term.Wait(t, 30*time.Second); code != 0 {
-		t.Errorf("exit %d", code)
-	}
+	quitClaude(t, term)
 	var choices []string
 	for _, inc := range readIncidents(t, w.home) {
 		choices = append(choices, inc.Choice)

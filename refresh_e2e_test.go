@@ -169,13 +169,8 @@ func TestRefreshE2EInteractive(t *testing.T) {
 	term.Type("say hi", 20*time.Millisecond)
 	term.Write("\r")
 	term.WaitForScreen(t, reply, 90*time.Second)
-	term.WaitForScreenState(t, "claude idle after the turn", func(s *ptytest.Screen) bool { return !s.Shows("esc to interrupt") }, 30*time.Second)
-	term.Write("\x03") // two Ctrl-C in a row end the session
-	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
-	term.Write("\x03")
-	if code := term.Wait(t, 30*time.Second); code != 0 {
-		t.Errorf("exit %d, want 0", code)
-	}
+	waitIdle(t, term)
+	quitClaude(t, term)
 	w.refreshedOnce(t)
 	answered := 0
 	for _, r := range w.fake.Turns() {
@@ -207,7 +202,7 @@ func TestRefreshE2EMidSession(t *testing.T) {
 	term := ptytest.Start(t, cmd, 40, 120)
 	idle := func() {
 		t.Helper()
-		term.WaitForScreenState(t, "claude idle", func(s *ptytest.Screen) bool { return !s.Shows("esc to interrupt") }, 30*time.Second)
+		waitIdle(t, term)
 	}
 	send := func(prompt, then string) {
 		t.Helper()
@@ -229,12 +224,7 @@ func TestRefreshE2EMidSession(t *testing.T) {
 		t.Fatalf("the refresh command: %v\n%s", err, out)
 	}
 	send("say two again", "Second answer.")
-	term.Write("\x03") // two Ctrl-C in a row end the session
-	term.WaitForScreen(t, "Ctrl-C again", 10*time.Second)
-	term.Write("\x03")
-	if code := term.Wait(t, 30*time.Second); code != 0 {
-		t.Errorf("exit %d, want 0", code)
-	}
+	quitClaude(t, term)
 	w.refreshedOnce(t)
 	var got []string
 	for _, r := range w.fake.Turns() {

@@ -95,18 +95,8 @@ func TestClientGoneAfterTheRequestWasSent(t *testing.T) {
 	p := &fakePacer{}
 	var recs records
 	_, base := newTestGateway(t, up, Config{Pacer: p, Record: recs.add})
-	ctx, cancel := context.WithCancel(context.Background())
-	body := `{"max_tokens":100,"messages":[{"role":"user","content":"hello"}]}`
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
+	cancel, errc := sendAndHangUp(base, "/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream",
+		`{"max_tokens":100,"messages":[{"role":"user","content":"hello"}]}`)
 	<-arrived
 	cancel()
 	<-errc
@@ -267,12 +257,8 @@ func TestRetryPauseHangUpSettlesNothing(t *testing.T) {
 	p := &fakePacer{retry: func(int) bool { return true }}
 	var recs records
 	_, base := newTestGateway(t, up, Config{Pacer: p, Record: recs.add, RetryDelay: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	body := `{"max_tokens":100,"messages":[{"role":"user","content":"hello"}]}`
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	errc := make(chan error, 1)
-	go func() { _, err := http.DefaultClient.Do(req); errc <- err }()
+	cancel, errc := sendAndHangUp(base, "/model/us.anthropic.claude-sonnet-4-6/invoke-with-response-stream",
+		`{"max_tokens":100,"messages":[{"role":"user","content":"hello"}]}`)
 	waitFor(t, "the retry admitted", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.leases) == 2 })
 	cancel()
 	<-errc

@@ -162,3 +162,21 @@ func (s *syncBuffer) String() string {
 }
 
 func newLog(b *syncBuffer) *log.Logger { return log.New(b, "", 0) }
+
+// sendAndHangUp sends body to path at the gateway with the session's
+// token, in the background. hangUp cancels the request as a client that
+// goes away; errc has what the client got (its answer's body closed).
+func sendAndHangUp(base, path, body string) (hangUp context.CancelFunc, errc <-chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	ch := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		ch <- err
+	}()
+	return cancel, ch
+}

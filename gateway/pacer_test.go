@@ -239,17 +239,7 @@ func TestClientGoneWhileQueued(t *testing.T) {
 	p := &fakePacer{hold: make(chan struct{}), entered: make(chan struct{}, 1)}
 	var recs records
 	_, base := newTestGateway(t, up, Config{Pacer: p, Record: recs.add})
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/model/us.anthropic.claude-sonnet-4-6/invoke", strings.NewReader(`{"max_tokens":4096}`))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
+	cancel, errc := sendAndHangUp(base, "/model/us.anthropic.claude-sonnet-4-6/invoke", `{"max_tokens":4096}`)
 	<-p.entered // the request waits in the queue
 	cancel()
 	if err := <-errc; err == nil {
