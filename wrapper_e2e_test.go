@@ -109,22 +109,40 @@ func TestRealClaudeBackgroundServiceThroughTheWrapper(t *testing.T) {
 }
 
 // stopDaemon ends the background service the test started, and every
-// process left with the test's HOME (pty hosts ignore SIGTERM).
+// process left with the test's HOME (pty hosts ignore SIGTERM). It sweeps
+// until none is left: a process may start one more (the service clones
+// Claude Code's plugin marketplace into HOME with git) between a sweep's
+// look and its kills, and would write into HOME while it is removed.
 func stopDaemon(t *testing.T, w *realWorld) {
 	cmd := exec.Command(claudetest.Binary(t), "daemon", "stop", "--any")
 	cmd.Env, cmd.Dir = w.env, w.dir
 	_ = cmd.Run() // best effort: the sweep below catches what it leaves
+	for range 100 {
+		if killHomeProcesses(w.home) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // let the killed ones go
+	}
+	t.Errorf("processes with HOME=%s still start after 5 s of sweeping", w.home)
+}
+
+// killHomeProcesses sends SIGKILL to every process whose environment has
+// HOME=home, and returns how many it found.
+func killHomeProcesses(home string) int {
+	found := 0
 	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
 	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), "\x00HOME="+w.home+"\x00") && !strings.HasPrefix(string(b), "HOME="+w.home+"\x00") {
+		b, err := os.ReadFile(p) // a zombie's is empty: it is gone already
+		if err != nil || !strings.Contains(string(b), "\x00HOME="+home+"\x00") && !strings.HasPrefix(string(b), "HOME="+home+"\x00") {
 			continue
 		}
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 		if err == nil && pid != os.Getpid() {
+			found++
 			_ = syscall.Kill(pid, syscall.SIGKILL) // a test's leftover
 		}
 	}
+	return found
 }
 
 // loopGuard starts a wrapper script: it counts its runs in LOOP_RUNS and
